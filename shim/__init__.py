@@ -1,0 +1,23 @@
+"""shim: the PyTorch Lightning Trainer API, written directly on raw PyTorch.
+
+``import shim as pl`` gives the names a Lightning script uses: ``Trainer``, ``LightningModule``,
+``LightningDataModule``, ``Callback`` and ``seed_everything``.
+"""
+
+import logging
+
+from shim.__about__ import __version__
+from shim.callbacks.callback import Callback
+from shim.core.datamodule import LightningDataModule
+from shim.core.module import LightningModule
+from shim.trainer.trainer import Trainer
+from shim.utilities.seed import seed_everything
+
+__all__ = ["__version__", "Callback", "LightningDataModule", "LightningModule", "Trainer", "seed_everything"]
+
+# Like Lightning: INFO messages (model summary, stop reasons) reach stderr unless the application configured logging.
+_logger = logging.getLogger(__name__)
+if not logging.getLogger().hasHandlers() and not _logger.handlers:
+    _logger.setLevel(logging.INFO)
+    _logger.addHandler(logging.StreamHandler())
+    _logger.propagate = False

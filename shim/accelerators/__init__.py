@@ -1,0 +1,7 @@
+"""Accelerators: the kinds of hardware a run can use."""
+
+from shim.accelerators.accelerator import Accelerator
+from shim.accelerators.cpu import CPUAccelerator
+from shim.accelerators.cuda import CUDAAccelerator
+
+__all__ = ["Accelerator", "CPUAccelerator", "CUDAAccelerator"]

@@ -1,0 +1,107 @@
+"""``ProgressBar``: the base class of progress bars, with the batch totals and the metrics they show."""
+
+from typing import TYPE_CHECKING, Any
+
+from shim.callbacks.callback import Callback
+from shim.utilities.rank_zero import rank_zero_warn
+
+if TYPE_CHECKING:
+    from shim.core.module import LightningModule
+    from shim.trainer.trainer import Trainer
+
+__all__ = ["ProgressBar"]
+
+
+class ProgressBar(Callback):
+    """Knows how many batches each stage has; subclasses draw them."""
+
+    def __init__(self) -> None:
+        self._trainer: Trainer | None = None
+        self._current_eval_dataloader_idx: int | None = None
+
+    @property
+    def trainer(self) -> "Trainer":
+        if self._trainer is None:
+            raise TypeError(f"The `{type(self).__name__}._trainer` reference has not been set yet.")
+        return self._trainer
+
+    @property
+    def is_enabled(self) -> bool:
+        return True
+
+    @property
+    def is_disabled(self) -> bool:
+        return not self.is_enabled
+
+    def disable(self) -> None:
+        raise NotImplementedError
+
+    def enable(self) -> None:
+        raise NotImplementedError
+
+    def print(self, *args: Any, **kwargs: Any) -> None:
+        print(*args, **kwargs)
+
+    def setup(self, trainer: "Trainer", pl_module: "LightningModule", stage: str) -> None:
+        self._trainer = trainer
+        if not trainer.is_global_zero:
+            self.disable()
+
+    @property
+    def total_train_batches(self) -> int | float:
+        return self.trainer.num_training_batches
+
+    @property
+    def total_val_batches_current_dataloader(self) -> int | float:
+        batches = self.trainer.num_sanity_val_batches if self.trainer.sanity_checking else self.trainer.num_val_batches
+        idx = self._current_eval_dataloader_idx or 0
+        return batches[idx] if idx < len(batches) else 0
+
+    @property
+    def total_test_batches_current_dataloader(self) -> int | float:
+        batches = self.trainer.num_test_batches
+        idx = self._current_eval_dataloader_idx or 0
+        return batches[idx] if idx < len(batches) else 0
+
+    @property
+    def total_predict_batches_current_dataloader(self) -> int | float:
+        batches = self.trainer.num_predict_batches
+        idx = self._current_eval_dataloader_idx or 0
+        return batches[idx] if idx < len(batches) else 0
+
+    @property
+    def total_val_batches(self) -> int | float:
+        if not self.trainer.fit_loop.epoch_loop.should_check_val_epoch():
+            return 0
+        return sum(self.trainer.num_val_batches)
+
+    def has_dataloader_changed(self, dataloader_idx: int) -> bool:
+        old = self._current_eval_dataloader_idx
+        self._current_eval_dataloader_idx = dataloader_idx
+        return old != dataloader_idx
+
+    def reset_dataloader_idx_tracker(self) -> None:
+        self._current_eval_dataloader_idx = None
+
+    def get_metrics(self, trainer: "Trainer", pl_module: "LightningModule") -> dict[str, int | str | float | dict]:
+        """What the bar shows: ``v_num`` (the logger's version) and every ``prog_bar=True`` metric."""
+        standard = get_standard_metrics(trainer)
+        shown = trainer.progress_bar_metrics
+        duplicates = sorted(set(standard) & set(shown))
+        if duplicates:
+            rank_zero_warn(f"The progress bar already shows {duplicates}; the logged values of the same names win.")
+        return {**standard, **shown}
+
+
+def get_standard_metrics(trainer: "Trainer") -> dict[str, int | str]:
+    """``{"v_num": version}`` when a logger has a version (a string version shows its last four characters)."""
+    items: dict[str, int | str] = {}
+    if trainer.loggers:
+        versions = {getattr(logger, "version", None) for logger in trainer.loggers}
+        versions.discard(None)
+        if len(versions) == 1:
+            version = versions.pop()
+            items["v_num"] = version[-4:] if isinstance(version, str) else version
+        elif versions:
+            items["v_num"] = "_".join(str(v) for v in versions)
+    return items

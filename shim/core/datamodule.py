@@ -1,0 +1,72 @@
+"""``LightningDataModule``: the data side of a project (download, split, loaders) in one object."""
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from torch.utils.data import DataLoader, Dataset, IterableDataset
+
+from shim.core.hooks import DataHooks
+from shim.core.mixins.hparams_mixin import HyperparametersMixin
+
+__all__ = ["LightningDataModule"]
+
+
+class LightningDataModule(DataHooks, HyperparametersMixin):
+    """Groups ``prepare_data``, ``setup``, the four ``*_dataloader`` methods and ``teardown``."""
+
+    name: str | None = None
+    CHECKPOINT_HYPER_PARAMS_KEY = "datamodule_hyper_parameters"
+    CHECKPOINT_HYPER_PARAMS_NAME = "datamodule_hparams_name"
+    CHECKPOINT_HYPER_PARAMS_TYPE = "datamodule_hparams_type"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.trainer: Any = None
+
+    @classmethod
+    def from_datasets(
+        cls,
+        train_dataset: Dataset | Iterable[Dataset] | None = None,
+        val_dataset: Dataset | Iterable[Dataset] | None = None,
+        test_dataset: Dataset | Iterable[Dataset] | None = None,
+        predict_dataset: Dataset | Iterable[Dataset] | None = None,
+        batch_size: int = 1,
+        num_workers: int = 0,
+        **datamodule_kwargs: Any,
+    ) -> "LightningDataModule":
+        """Build a datamodule whose loaders wrap the given datasets (train shuffled, the others not).
+
+        Each argument may be one dataset, a sequence of datasets or a mapping of names to datasets.
+        """
+
+        def loader(ds: Dataset, shuffle: bool) -> DataLoader:
+            shuffle &= not isinstance(ds, IterableDataset)
+            return DataLoader(ds, batch_size=batch_size, shuffle=shuffle, num_workers=num_workers)
+
+        def loaders(ds: Any, shuffle: bool) -> Any:
+            if isinstance(ds, Mapping):
+                return {key: loader(d, shuffle) for key, d in ds.items()}
+            if isinstance(ds, (list, tuple)):
+                return [loader(d, shuffle) for d in ds]
+            return loader(ds, shuffle)
+
+        datamodule = cls(**datamodule_kwargs)
+        if train_dataset is not None:
+            datamodule.train_dataloader = lambda: loaders(train_dataset, True)  # type: ignore[method-assign]
+        if val_dataset is not None:
+            datamodule.val_dataloader = lambda: loaders(val_dataset, False)  # type: ignore[method-assign]
+        if test_dataset is not None:
+            datamodule.test_dataloader = lambda: loaders(test_dataset, False)  # type: ignore[method-assign]
+        if predict_dataset is not None:
+            datamodule.predict_dataloader = lambda: loaders(predict_dataset, False)  # type: ignore[method-assign]
+        return datamodule
+
+    def state_dict(self) -> dict[str, Any]:
+        """State to save in checkpoints."""
+        return {}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore what ``state_dict`` returned."""
+
+    def on_exception(self, exception: BaseException) -> None:
+        """Called when fit, validate, test or predict raises."""

@@ -1,0 +1,3 @@
+"""Experiment loggers (arrive with the loggers work)."""
+
+__all__: list[str] = []

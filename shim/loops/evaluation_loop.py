@@ -1,0 +1,244 @@
+"""``EvaluationLoop``: one pass over the validation or test data loaders, in order, with its hooks and metrics."""
+
+from collections import ChainMap
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch import nn
+
+from shim.loops.fetcher import BatchFetcher
+from shim.loops.progress import BatchProgress
+from shim.trainer.data import DataSource, add_worker_seeding, as_loader_list, check_iterable, loader_length
+from shim.trainer.data import parse_num_batches
+from shim.trainer.metrics import ResultCollection
+from shim.trainer.states import RunningStage, TrainerFn
+from shim.utilities.apply_func import convert_tensors_to_scalars
+from shim.utilities.exceptions import MisconfigurationException
+from shim.utilities.signature import is_param_in_hook_signature
+
+if TYPE_CHECKING:
+    from shim.trainer.trainer import Trainer
+
+__all__ = ["EvaluationLoop"]
+
+
+class ModuleModes:
+    """Remembers which submodules were in train mode, to restore exactly that after evaluation."""
+
+    def __init__(self) -> None:
+        self.modes: dict[str, bool] = {}
+
+    def capture(self, module: nn.Module) -> None:
+        self.modes = {name: m.training for name, m in module.named_modules()}
+
+    def restore(self, module: nn.Module) -> None:
+        for name, m in module.named_modules():
+            if name in self.modes:
+                m.training = self.modes[name]
+
+
+def no_grad_context(trainer: "Trainer") -> AbstractContextManager[Any]:
+    """``torch.inference_mode`` when the Trainer asks for it and the backend allows it, else ``torch.no_grad``."""
+    if trainer.inference_mode and not (torch.distributed.is_available() and torch.distributed.is_initialized()):
+        return torch.inference_mode()
+    return torch.no_grad()
+
+
+class EvaluationLoop:
+    """Runs the validation (inside fit, or ``trainer.validate``) or test loop."""
+
+    def __init__(self, trainer: "Trainer", trainer_fn: TrainerFn, stage: RunningStage, verbose: bool = True) -> None:
+        self.trainer = trainer
+        self.trainer_fn = trainer_fn
+        self.stage = stage
+        self.verbose = verbose
+        self.batch_progress = BatchProgress()
+        self.results = ResultCollection(training=False)
+        self.source = DataSource(None, f"{stage.dataloader_prefix}_dataloader")
+        self.loaders: list[Any] | None = None
+        self._max_batches: list[int | float] = []
+        self._seen_batches_per_dataloader: dict[int, int] = {}
+        self._logged_outputs: list[dict[str, Any]] = []
+        self._module_modes = ModuleModes()
+        self._has_run = False
+
+    @property
+    def _testing(self) -> bool:
+        return self.stage == RunningStage.TESTING
+
+    @property
+    def _hook_prefix(self) -> str:
+        return "test" if self._testing else "validation"
+
+    @property
+    def num_dataloaders(self) -> int:
+        return len(self.loaders or [])
+
+    @property
+    def max_batches(self) -> list[int | float]:
+        if self.trainer.sanity_checking:
+            return [min(self.trainer.num_sanity_val_steps, b) for b in self._max_batches]
+        return self._max_batches
+
+    @property
+    def skip(self) -> bool:
+        return sum(self.max_batches) == 0
+
+    def setup_data(self) -> None:
+        """Request the loaders (once per fit; every time for validate/test) and count their batches."""
+        trainer = self.trainer
+        if self.loaders is not None and self.trainer_fn == TrainerFn.FITTING:
+            return
+        module = trainer.lightning_module
+        limit = trainer.limit_test_batches if self._testing else trainer.limit_val_batches
+        step_name = f"{'test' if self._testing else 'validation'}_step"
+        if limit == 0 or not trainer._module_overrides(step_name):
+            return
+        loaders = as_loader_list(self.source.request(trainer))
+        processed = []
+        for loader in loaders:
+            check_iterable(loader, self.source)
+            processed.append(add_worker_seeding(loader, trainer.global_rank))
+        self.loaders = processed
+        self._max_batches = [parse_num_batches(self.stage, loader_length(dl), limit) for dl in processed]
+        self._seen_batches_per_dataloader = {}
+        del module
+
+    def run(self) -> list[dict[str, Any]]:
+        with no_grad_context(self.trainer):
+            return self._run()
+
+    def _run(self) -> list[dict[str, Any]]:
+        self.setup_data()
+        if self.skip:
+            return []
+        trainer = self.trainer
+        hooks = trainer._hooks
+        self.batch_progress.reset_on_run()
+        self._logged_outputs = []
+        self._has_run = False
+        self._check_dataloader_idx_argument()
+        module = trainer.lightning_module
+        self._module_modes.capture(module)
+        hooks.module(f"on_{'test' if self._testing else 'validation'}_model_eval")
+        prefix = "test" if self._testing else "validation"
+        hooks.call(f"on_{prefix}_start")
+        hooks.call(f"on_{prefix}_epoch_start")
+        assert self.loaders is not None
+        multiple = self.num_dataloaders > 1
+        step_fn = getattr(module, f"{prefix}_step")
+        takes_batch_idx = is_param_in_hook_signature(step_fn, "batch_idx", min_args=2)
+        first = True
+        for dataloader_idx, (loader, limit) in enumerate(zip(self.loaders, self.max_batches, strict=True)):
+            if limit == 0:
+                continue
+            if not first:
+                self._store_dataloader_outputs()
+            first = False
+            fetcher = iter(BatchFetcher(loader, limit))
+            self._evaluate_loader(fetcher, dataloader_idx, multiple, takes_batch_idx)
+        self._store_dataloader_outputs()
+        return self._on_run_end(prefix)
+
+    def _evaluate_loader(
+        self, fetcher: Iterator[Any], dataloader_idx: int, multiple: bool, takes_batch_idx: bool
+    ) -> None:
+        trainer = self.trainer
+        hooks = trainer._hooks
+        store = trainer._metrics
+        prefix = self._hook_prefix
+        step = trainer.strategy.test_step if self._testing else trainer.strategy.validation_step
+        batch_idx = 0
+        for batch in fetcher:
+            self.batch_progress.is_last_batch = fetcher.done  # type: ignore[attr-defined]
+            batch = trainer._transfer_batch(batch, dataloader_idx)
+            hook_args: tuple[Any, ...] = (batch, batch_idx, dataloader_idx) if multiple else (batch, batch_idx)
+            self.batch_progress.increment_ready()
+            store.on_batch_start(batch, dataloader_idx if multiple else None)
+            hooks.call(f"on_{prefix}_batch_start", *hook_args)
+            self.batch_progress.increment_started()
+            step_args = hook_args if takes_batch_idx else (hook_args[0], *hook_args[2:])
+            output = step(*step_args)
+            self.batch_progress.increment_processed()
+            hooks.call(f"on_{prefix}_batch_end", output, *hook_args)
+            store.on_batch_end()
+            self.batch_progress.increment_completed()
+            if not trainer.sanity_checking:
+                self._has_run = True
+                seen = self._seen_batches_per_dataloader.get(dataloader_idx, 0)
+                store.update_eval_step_metrics(seen)
+                self._seen_batches_per_dataloader[dataloader_idx] = seen + 1
+            batch_idx += 1
+
+    def _store_dataloader_outputs(self) -> None:
+        store = self.trainer._metrics
+        store.epoch_end_reached()
+        self._logged_outputs.append(store.update_eval_epoch_metrics())
+
+    def _on_run_end(self, prefix: str) -> list[dict[str, Any]]:
+        trainer = self.trainer
+        hooks = trainer._hooks
+        store = trainer._metrics
+        store.epoch_end_reached()
+        self.results.dataloader_idx = None
+        hooks.call(f"on_{prefix}_epoch_end")
+        store.on_epoch_end()
+        logged_outputs, self._logged_outputs = self._logged_outputs, []
+        epoch_end_outputs = store.update_eval_epoch_metrics()
+        all_outputs = dict(ChainMap(*logged_outputs))
+        all_outputs.update(epoch_end_outputs)
+        for outputs in logged_outputs:
+            outputs.update(epoch_end_outputs)
+        store.log_eval_end_metrics(all_outputs)
+        hooks.call(f"on_{prefix}_end")
+        store.reset_results()
+        train_hook = f"on_{'test' if self._testing else 'validation'}_model_train"
+        if trainer._module_overrides(train_hook):
+            hooks.module(train_hook)
+        else:
+            self._module_modes.restore(trainer.lightning_module)
+        if self.verbose and trainer.is_global_zero and not trainer.sanity_checking:
+            print_results(logged_outputs, self.stage.value)
+        return logged_outputs
+
+    def _check_dataloader_idx_argument(self) -> None:
+        if self.num_dataloaders < 2:
+            return
+        prefix = self._hook_prefix
+        step_fn = getattr(self.trainer.lightning_module, f"{prefix}_step")
+        if not is_param_in_hook_signature(step_fn, "dataloader_idx", explicit=True):
+            raise RuntimeError(
+                f"There are {self.num_dataloaders} {self.stage.dataloader_prefix} dataloaders, but `{prefix}_step`"
+                " has no `dataloader_idx` parameter: add `dataloader_idx=0` to its signature."
+            )
+
+    def teardown(self) -> None:
+        self.results.cpu()
+
+
+def print_results(results: list[dict[str, Any]], stage: str) -> None:
+    """Print the metrics of an evaluation run as a table, one column per data loader."""
+    import shutil
+
+    if not any(results):
+        return
+    results = [convert_tensors_to_scalars(r) for r in results]
+    suffix = "/dataloader_idx_"
+    names = sorted({name.split(suffix)[0] for r in results for name in r})
+    if not names:
+        return
+    headers = [f"{stage} Metric".capitalize()] + [f"DataLoader {i}" for i in range(len(results))]
+    term_width = shutil.get_terminal_size(fallback=(120, 30)).columns
+    width = min(max(len(max(names, key=len)), len(max(headers, key=len)), 25), term_width // 2)
+    bar = "─" * term_width
+    lines = [bar, "".join(f"{h:^{width}}" for h in headers).rstrip(), bar]
+    for name in names:
+        cells = [name]
+        for i, result in enumerate(results):
+            value = result.get(name, result.get(f"{name}{suffix}{i}"))
+            cells.append("" if value is None else str(value))
+        lines.append("".join(f"{c:^{width}}" for c in cells).rstrip())
+    lines.append(bar)
+    print("\n".join(lines))

@@ -1,0 +1,205 @@
+"""``FitLoop``: epochs of training, from ``on_train_start`` to ``on_train_end``, and when to stop."""
+
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from shim.loops.fetcher import BatchFetcher
+from shim.loops.progress import Progress
+from shim.loops.training_epoch_loop import TrainingEpochLoop, is_max_limit_reached
+from shim.trainer.data import DataSource, add_worker_seeding, as_loader_list, check_iterable, loader_length
+from shim.trainer.data import parse_num_batches
+from shim.trainer.states import RunningStage
+from shim.utilities.exceptions import MisconfigurationException
+from shim.utilities.rank_zero import PossibleUserWarning, rank_zero_info, rank_zero_warn
+
+if TYPE_CHECKING:
+    from shim.trainer.trainer import Trainer
+
+__all__ = ["FitLoop"]
+
+
+def set_sampler_epoch(loader: Any, epoch: int) -> None:
+    """Tell samplers with ``set_epoch`` (e.g. ``DistributedSampler``) which epoch starts, so shuffles differ."""
+    for obj in (getattr(loader, "sampler", None), getattr(getattr(loader, "batch_sampler", None), "sampler", None)):
+        set_epoch = getattr(obj, "set_epoch", None)
+        if callable(set_epoch):
+            set_epoch(epoch)
+
+
+class FitLoop:
+    """Runs training epochs until ``max_epochs``/``max_steps`` or a permitted stop."""
+
+    def __init__(self, trainer: "Trainer", min_epochs: int | None = None, max_epochs: int | None = None) -> None:
+        if isinstance(max_epochs, int) and max_epochs < -1:
+            raise MisconfigurationException(
+                f"max_epochs={max_epochs} is not valid: it must be a non-negative integer, or -1 for no limit."
+            )
+        self.trainer = trainer
+        self.min_epochs = min_epochs
+        self.max_epochs = max_epochs
+        self.epoch_loop = TrainingEpochLoop(trainer)
+        self.epoch_progress = Progress()
+        self.max_batches: int | float = float("inf")
+        self.source = DataSource(None, "train_dataloader")
+        self.loader: Any = None
+        self._fetcher: BatchFetcher | None = None
+        self._last_reload_epoch: float = float("-inf")
+
+    @property
+    def total_batch_idx(self) -> int:
+        return self.epoch_loop.total_batch_idx
+
+    @property
+    def batch_idx(self) -> int:
+        return self.epoch_loop.batch_idx
+
+    @property
+    def min_steps(self) -> int | None:
+        return self.epoch_loop.min_steps
+
+    @property
+    def max_steps(self) -> int:
+        return self.epoch_loop.max_steps
+
+    @property
+    def can_stop_early(self) -> bool:
+        met_min_epochs = self.epoch_progress.current.processed >= self.min_epochs if self.min_epochs else True
+        met_min_steps = self.epoch_loop.global_step >= self.min_steps if self.min_steps else True
+        return met_min_epochs and met_min_steps
+
+    def _should_reload(self) -> bool:
+        n = self.trainer.reload_dataloaders_every_n_epochs
+        return bool(n) and self.trainer.current_epoch - self._last_reload_epoch >= n
+
+    def done(self) -> bool:
+        if self.max_batches == 0:
+            rank_zero_info("`Trainer.fit` stopped: No training batches.")
+            return True
+        if is_max_limit_reached(self.epoch_loop.global_step, self.max_steps):
+            rank_zero_info(f"`Trainer.fit` stopped: `max_steps={self.max_steps!r}` reached.")
+            return True
+        assert isinstance(self.max_epochs, int)
+        if is_max_limit_reached(self.epoch_progress.current.processed, self.max_epochs):
+            # epochs are counted as processed before `on_train_epoch_end`; make current_epoch agree
+            self.epoch_progress.current.completed = self.epoch_progress.current.processed
+            rank_zero_info(f"`Trainer.fit` stopped: `max_epochs={self.max_epochs!r}` reached.")
+            return True
+        if self.trainer.should_stop and self.can_stop_early:
+            return True
+        return False
+
+    @property
+    def skip(self) -> bool:
+        return self.done() or self.trainer.limit_train_batches == 0
+
+    def setup_data(self) -> None:
+        """Request the training loader (again, when ``reload_dataloaders_every_n_epochs`` says so)."""
+        if self.loader is not None and not self._should_reload():
+            return
+        trainer = self.trainer
+        if trainer.limit_train_batches == 0 or not trainer._module_overrides("training_step"):
+            return
+        loaders = as_loader_list(self.source.request(trainer))
+        if len(loaders) != 1:
+            raise MisconfigurationException(
+                f"`train_dataloader` gave {len(loaders)} loaders; shim trains on exactly one loader for now"
+                " (combining several training loaders is not implemented yet)."
+            )
+        loader = loaders[0]
+        check_iterable(loader, self.source)
+        self.loader = add_worker_seeding(loader, trainer.global_rank)
+        self.max_batches = parse_num_batches(RunningStage.TRAINING, loader_length(loader), trainer.limit_train_batches)
+        self._fetcher = iter(BatchFetcher(self.loader, self.max_batches))
+        if self.max_batches == 0:
+            return
+        self._last_reload_epoch = trainer.current_epoch
+        trainer._resolve_val_check_batch(self.max_batches)
+        if trainer.loggers and self.max_batches < trainer.log_every_n_steps and not trainer.fast_dev_run:
+            rank_zero_warn(
+                f"The number of training batches ({self.max_batches}) is smaller than the logging interval"
+                f" Trainer(log_every_n_steps={trainer.log_every_n_steps}); lower log_every_n_steps to see training"
+                " logs within an epoch.",
+                category=PossibleUserWarning,
+            )
+
+    def run(self) -> None:
+        self.setup_data()
+        if self.skip:
+            return
+        torch.set_grad_enabled(True)
+        self.epoch_progress.current.completed = self.epoch_progress.current.processed
+        trainer = self.trainer
+        if self.epoch_loop.should_check_val_epoch() and self.epoch_loop.val_loop.loaders is None:
+            trainer._set_stage(RunningStage.VALIDATING)
+            self.epoch_loop.val_loop.setup_data()
+            trainer._set_stage(RunningStage.TRAINING)
+        self._warn_if_modules_in_eval_mode()
+        trainer._hooks.call("on_train_start")
+        while not self.done():
+            try:
+                self.on_advance_start()
+                self.advance()
+                self.on_advance_end()
+            except StopIteration:
+                break
+        trainer._hooks.call("on_train_end")
+
+    def _warn_if_modules_in_eval_mode(self) -> None:
+        module = self.trainer.lightning_module
+        in_eval = [name for name, m in module.named_modules() if name and not m.training]
+        if in_eval:
+            rank_zero_warn(
+                f"Found {len(in_eval)} module(s) in eval mode at the start of training ({in_eval[:5]}); if that is not"
+                " intended, call `.train()` on them.",
+                category=PossibleUserWarning,
+            )
+
+    def on_advance_start(self) -> None:
+        trainer = self.trainer
+        reloaded = self._should_reload()
+        self.setup_data()
+        set_sampler_epoch(self.loader, self.epoch_progress.current.processed)
+        self.epoch_progress.increment_ready()
+        trainer._hooks.call("on_train_epoch_start")
+        self.epoch_progress.increment_started()
+        # the first epoch's iterator was made in setup_data; later epochs start a new pass here
+        if trainer.current_epoch > 0 and not reloaded:
+            assert self._fetcher is not None
+            iter(self._fetcher)
+
+    def advance(self) -> None:
+        assert self._fetcher is not None
+        self.epoch_loop.run(self._fetcher)
+
+    def on_advance_end(self) -> None:
+        trainer = self.trainer
+        hooks = trainer._hooks
+        trainer._metrics.epoch_end_reached()
+        self.epoch_progress.increment_processed()
+        # checkpointing and early stopping read what the module logged in its epoch-end hook, so they go last
+        hooks.callbacks("on_train_epoch_end", monitoring=False)
+        hooks.module("on_train_epoch_end")
+        hooks.callbacks("on_train_epoch_end", monitoring=True)
+        trainer._metrics.on_epoch_end()
+        if self.epoch_loop._num_ready_batches_reached():
+            self.epoch_loop.update_lr_schedulers("epoch", update_plateau_schedulers=True)
+        # epoch-level metrics are logged at the step of the epoch's last optimizer step
+        self.epoch_loop.batches_that_stepped -= 1
+        trainer._metrics.update_train_epoch_metrics()
+        self.epoch_loop.batches_that_stepped += 1
+        self.epoch_progress.increment_completed()
+        trainer._check_max_time()
+
+    def teardown(self) -> None:
+        if self._fetcher is not None:
+            self._fetcher.teardown()
+        self.epoch_loop.results.cpu()
+        self.epoch_loop.val_loop.teardown()
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "state_dict": {},
+            "epoch_loop.state_dict": {"_batches_that_stepped": self.epoch_loop.batches_that_stepped},
+            "epoch_progress": self.epoch_progress.state_dict(),
+        }

@@ -1,0 +1,204 @@
+"""One training batch: automatic optimization (closure, accumulation, step) and manual optimization.
+
+Automatic optimization follows Lightning's order, which is also the order of a careful hand-written loop:
+``optimizer.step(closure)`` runs the closure first, and the closure runs ``training_step``, zeroes the
+gradients on the first batch of an accumulation window, and calls ``backward``; the precision plugin then
+runs ``on_before_optimizer_step`` and clipping before the parameters change. On a batch that only
+accumulates, the closure runs without a step.
+"""
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from torch import Tensor
+
+from shim.loops.progress import OptimizationProgress, Progress, ReadyCompletedTracker
+from shim.utilities.exceptions import MisconfigurationException
+from shim.utilities.rank_zero import rank_zero_warn
+
+if TYPE_CHECKING:
+    from shim.core.optimizer import LightningOptimizer
+    from shim.trainer.trainer import Trainer
+
+
+def _detach(value: Any) -> Any:
+    if isinstance(value, Tensor):
+        return value.detach()
+    if isinstance(value, Mapping):
+        return {k: _detach(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_detach(v) for v in value)
+    return value
+
+
+@dataclass
+class ClosureResult:
+    """What ``training_step`` returned: the (accumulation-normalised) loss to backpropagate and the extras."""
+
+    closure_loss: Tensor | None
+    loss: Tensor | None = field(init=False, default=None)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.closure_loss is not None:
+            self.loss = self.closure_loss.detach().clone()
+
+    @classmethod
+    def from_step_output(cls, output: Any, normalize: int) -> "ClosureResult":
+        closure_loss, extra = None, {}
+        if isinstance(output, Mapping):
+            closure_loss = output.get("loss")
+            if closure_loss is None:
+                raise MisconfigurationException(
+                    f"`training_step` returned a dict without a 'loss' key (keys: {sorted(output)}); under automatic"
+                    " optimization the dict must hold the loss to minimise under 'loss'."
+                )
+            extra = {k: _detach(v) for k, v in output.items() if k != "loss"}
+        elif isinstance(output, Tensor):
+            closure_loss = output
+        elif output is not None:
+            raise MisconfigurationException(
+                f"`training_step` returned {type(output).__name__}; under automatic optimization it must return a"
+                " loss tensor, a dict with a 'loss' key, or None to skip the batch."
+            )
+        if closure_loss is not None:
+            # not in place: the user may hold on to the tensor they returned
+            closure_loss = closure_loss / normalize
+        return cls(closure_loss, extra=extra)
+
+    def asdict(self) -> dict[str, Any]:
+        return {"loss": self.loss, **self.extra}
+
+
+class Closure:
+    """Runs training_step, zero_grad (when first in the window) and backward; the optimizer calls it."""
+
+    def __init__(
+        self,
+        step_fn: Callable[[], ClosureResult],
+        backward_fn: Callable[[Tensor], None] | None,
+        zero_grad_fn: Callable[[], None] | None,
+    ) -> None:
+        self._step_fn = step_fn
+        self._backward_fn = backward_fn
+        self._zero_grad_fn = zero_grad_fn
+        self.result: ClosureResult | None = None
+
+    def __call__(self) -> Tensor | None:
+        result = self._step_fn()
+        if result.closure_loss is None:
+            rank_zero_warn("`training_step` returned `None`; the backward pass is skipped for this batch.")
+        if self._zero_grad_fn is not None:
+            self._zero_grad_fn()
+        if self._backward_fn is not None and result.closure_loss is not None:
+            self._backward_fn(result.closure_loss)
+        self.result = result
+        return result.loss
+
+
+class AutomaticOptimization:
+    """Optimizes one batch when ``automatic_optimization`` is True."""
+
+    def __init__(self, trainer: "Trainer") -> None:
+        self.trainer = trainer
+        self.optim_progress = OptimizationProgress()
+        self._skip_backward = False
+
+    def run(self, optimizer: "LightningOptimizer", batch_idx: int, step_args: tuple[Any, ...]) -> dict[str, Any]:
+        trainer = self.trainer
+        should_accumulate = trainer.fit_loop.epoch_loop.should_accumulate()
+        closure = Closure(
+            step_fn=lambda: self._training_step(step_args),
+            backward_fn=None if self._skip_backward else lambda loss: self._backward(loss, optimizer.optimizer),
+            zero_grad_fn=self._zero_grad_fn(batch_idx, optimizer),
+        )
+        if should_accumulate:
+            closure()
+        else:
+            self._optimizer_step(batch_idx, optimizer, closure)
+        result = closure.result
+        if result is None:
+            raise MisconfigurationException(
+                "`optimizer_step` did not run the closure it was given: pass `optimizer_closure` on, as in"
+                " `optimizer.step(closure=optimizer_closure)`."
+            )
+        if result.loss is None:
+            return {}
+        return result.asdict()
+
+    def _training_step(self, step_args: tuple[Any, ...]) -> ClosureResult:
+        trainer = self.trainer
+        output = trainer.strategy.training_step(*step_args)
+        return ClosureResult.from_step_output(output, trainer.accumulate_grad_batches)
+
+    def _backward(self, loss: Tensor, optimizer: Any) -> None:
+        self.trainer.strategy.backward(loss, optimizer)
+
+    def _zero_grad_fn(self, batch_idx: int, optimizer: "LightningOptimizer") -> Callable[[], None] | None:
+        if self._skip_backward or batch_idx % self.trainer.accumulate_grad_batches != 0:
+            return None
+
+        def zero_grad() -> None:
+            trainer = self.trainer
+            progress = self.optim_progress.optimizer.zero_grad
+            progress.increment_ready()
+            trainer._hooks.call("on_before_zero_grad", optimizer.optimizer)
+            progress.increment_started()
+            trainer._hooks.module("optimizer_zero_grad", trainer.current_epoch, batch_idx, optimizer.optimizer)
+            progress.increment_completed()
+
+        return zero_grad
+
+    def _optimizer_step(self, batch_idx: int, optimizer: "LightningOptimizer", closure: Closure) -> None:
+        trainer = self.trainer
+        step = self.optim_progress.optimizer.step
+        step.increment_ready()
+        trainer._hooks.module("optimizer_step", trainer.current_epoch, batch_idx, optimizer, closure)
+        step.increment_completed()
+
+
+class ManualOptimization:
+    """Runs ``training_step`` when the module steps its own optimizers; counts their steps."""
+
+    def __init__(self, trainer: "Trainer") -> None:
+        self.trainer = trainer
+        self.optim_step_progress = Progress.of(ReadyCompletedTracker)
+
+    def _on_before_step(self) -> None:
+        self.optim_step_progress.increment_ready()
+
+    def _on_after_step(self) -> None:
+        self.optim_step_progress.increment_completed()
+
+    def run(self, step_args: tuple[Any, ...]) -> dict[str, Any]:
+        trainer = self.trainer
+        optimizers = trainer.strategy._lightning_optimizers
+        for opt in optimizers:
+            opt._on_before_step = self._on_before_step
+            opt._on_after_step = self._on_after_step
+        try:
+            output = trainer.strategy.training_step(*step_args)
+        finally:
+            for opt in optimizers:
+                opt._on_before_step = opt._on_after_step = _noop
+        if isinstance(output, Mapping):
+            return {k: _detach(v) for k, v in output.items() if k != "hiddens"}
+        if isinstance(output, Tensor):
+            return {"loss": output.detach()}
+        if output is not None:
+            raise MisconfigurationException(
+                f"`training_step` returned {type(output).__name__}; under manual optimization it must return a"
+                " tensor, a dict, or nothing."
+            )
+        return {}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"optim_step_progress": self.optim_step_progress.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.optim_step_progress.load_state_dict(state["optim_step_progress"])
+
+
+def _noop() -> None:
+    return None

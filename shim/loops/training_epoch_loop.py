@@ -1,0 +1,229 @@
+"""``TrainingEpochLoop``: the batches of one training epoch, with validation when it is due."""
+
+import math
+from typing import TYPE_CHECKING, Any
+
+from shim.loops.evaluation_loop import EvaluationLoop
+from shim.loops.fetcher import BatchFetcher
+from shim.loops.optimization import AutomaticOptimization, ManualOptimization
+from shim.loops.progress import BatchProgress, SchedulerProgress
+from shim.trainer.metrics import ResultCollection
+from shim.trainer.states import RunningStage, TrainerFn
+from shim.utilities.exceptions import MisconfigurationException
+from shim.utilities.rank_zero import rank_zero_info, rank_zero_warn
+from shim.utilities.signature import is_param_in_hook_signature
+
+if TYPE_CHECKING:
+    from shim.trainer.trainer import Trainer
+
+__all__ = ["TrainingEpochLoop"]
+
+
+def is_max_limit_reached(current: int, maximum: int = -1) -> bool:
+    return maximum != -1 and current >= maximum
+
+
+class TrainingEpochLoop:
+    """Runs the training batches of one epoch; owns the in-fit validation loop and the step counters."""
+
+    def __init__(self, trainer: "Trainer", min_steps: int | None = None, max_steps: int = -1) -> None:
+        if max_steps < -1:
+            raise MisconfigurationException(
+                f"max_steps={max_steps} is not valid: it must be a non-negative integer, or -1 for no limit."
+            )
+        self.trainer = trainer
+        self.min_steps = min_steps
+        self.max_steps = max_steps
+        self.batch_progress = BatchProgress()
+        self.scheduler_progress = SchedulerProgress()
+        self.automatic_optimization = AutomaticOptimization(trainer)
+        self.manual_optimization = ManualOptimization(trainer)
+        self.val_loop = EvaluationLoop(trainer, TrainerFn.FITTING, RunningStage.VALIDATING, verbose=False)
+        self.results = ResultCollection(training=True)
+        # the step used for logging: optimizer steps, but also counting batches that returned None
+        self.batches_that_stepped = 0
+        self._takes_batch_idx = True
+
+    @property
+    def total_batch_idx(self) -> int:
+        return self.batch_progress.total.ready - 1
+
+    @property
+    def batch_idx(self) -> int:
+        return self.batch_progress.current.ready - 1
+
+    @property
+    def global_step(self) -> int:
+        if self.trainer.lightning_module is not None and not self.trainer.lightning_module.automatic_optimization:
+            return self.manual_optimization.optim_step_progress.total.completed
+        return self.automatic_optimization.optim_progress.optimizer_steps
+
+    def _num_ready_batches_reached(self) -> bool:
+        return (
+            self.batch_progress.current.ready == self.trainer.num_training_batches or self.batch_progress.is_last_batch
+        )
+
+    def _is_training_done(self) -> bool:
+        return is_max_limit_reached(self.global_step, self.max_steps) or self._num_ready_batches_reached()
+
+    def should_accumulate(self) -> bool:
+        """True when this batch only accumulates gradients; the epoch's last batch always steps."""
+        accumulation_done = self.batch_progress.current.ready % self.trainer.accumulate_grad_batches == 0
+        return not accumulation_done and not self._num_ready_batches_reached()
+
+    def done(self) -> bool:
+        if self._is_training_done():
+            return True
+        trainer = self.trainer
+        if trainer.should_stop:
+            can_stop = trainer.fit_loop.can_stop_early
+            if not can_stop:
+                rank_zero_info(
+                    f"Trainer was signaled to stop but the required `min_epochs={trainer.fit_loop.min_epochs!r}` or"
+                    f" `min_steps={self.min_steps!r}` has not been met. Training will continue..."
+                )
+            return can_stop
+        return False
+
+    def run(self, fetcher: BatchFetcher) -> None:
+        self.batch_progress.reset_on_run()
+        self.scheduler_progress.reset_on_run()
+        self.automatic_optimization.optim_progress.reset_on_run()
+        self.val_loop.batch_progress.total.reset()
+        module = self.trainer.lightning_module
+        self._takes_batch_idx = is_param_in_hook_signature(module.training_step, "batch_idx", min_args=2)
+        while not self.done():
+            try:
+                self.advance(fetcher)
+                self.on_advance_end()
+            except StopIteration:
+                break
+
+    def advance(self, fetcher: BatchFetcher) -> None:
+        """Run one training batch."""
+        trainer = self.trainer
+        hooks = trainer._hooks
+        batch = next(fetcher)
+        batch_idx = self.batch_idx + 1
+        self.batch_progress.is_last_batch = fetcher.done
+        batch = trainer._transfer_batch(batch, 0)
+        self.batch_progress.increment_ready()
+        trainer._metrics.on_batch_start(batch)
+        output: Any = None
+        skip_rest_of_epoch = False
+        if batch is None:
+            rank_zero_warn("train_dataloader yielded None; the batch is skipped.")
+        else:
+            hooks.callbacks("on_train_batch_start", batch, batch_idx)
+            response = hooks.module("on_train_batch_start", batch, batch_idx)
+            skip_rest_of_epoch = response == -1
+            if skip_rest_of_epoch:
+                self.batch_progress.is_last_batch = True
+            else:
+                self.batch_progress.increment_started()
+                step_args = (batch, batch_idx) if self._takes_batch_idx else (batch,)
+                if trainer.lightning_module.automatic_optimization:
+                    optimizer = trainer.strategy._lightning_optimizers[0]
+                    output = self.automatic_optimization.run(optimizer, batch_idx, step_args)
+                else:
+                    output = self.manual_optimization.run(step_args)
+        self.batch_progress.increment_processed()
+        # non-plateau schedulers step before validation, so checkpoints saved there see the updated state
+        self.update_lr_schedulers("step", update_plateau_schedulers=False)
+        if self._num_ready_batches_reached():
+            self.update_lr_schedulers("epoch", update_plateau_schedulers=False)
+        if skip_rest_of_epoch:
+            raise StopIteration
+        hooks.call("on_train_batch_end", output, batch, batch_idx)
+        trainer._metrics.on_batch_end()
+        self.batch_progress.increment_completed()
+        trainer._metrics.update_train_step_metrics()
+
+    def on_advance_end(self) -> None:
+        trainer = self.trainer
+        if self._should_check_val():
+            trainer._set_stage(RunningStage.VALIDATING)
+            first_loop_iter = trainer._metrics.first_loop_iter
+            if not self.should_accumulate():
+                trainer._hooks.module("on_validation_model_zero_grad")
+            self.val_loop.run()
+            trainer._set_stage(RunningStage.TRAINING)
+            trainer._metrics.first_loop_iter = first_loop_iter
+        self.update_lr_schedulers("step", update_plateau_schedulers=True)
+        if not self.should_accumulate():
+            self.batches_that_stepped += 1
+        trainer._check_max_time()
+        if trainer.should_stop:
+            for logger in trainer.loggers:
+                logger.save()
+
+    # -- schedulers --------------------------------------------------------------------------------------
+    def update_lr_schedulers(self, interval: str, update_plateau_schedulers: bool) -> None:
+        if interval == "step" and self.should_accumulate():
+            return
+        trainer = self.trainer
+        if not trainer.lr_scheduler_configs or not trainer.lightning_module.automatic_optimization:
+            return
+        for config in trainer.lr_scheduler_configs:
+            if update_plateau_schedulers != config.reduce_on_plateau:
+                continue
+            current_idx = (self.batch_idx if interval == "step" else trainer.current_epoch) + 1
+            if config.interval != interval or current_idx % config.frequency != 0:
+                continue
+            monitor_value = None
+            if config.reduce_on_plateau:
+                assert config.monitor is not None
+                monitor_value = trainer.callback_metrics.get(config.monitor)
+                if monitor_value is None:
+                    available = list(trainer.callback_metrics)
+                    if config.strict:
+                        raise MisconfigurationException(
+                            f"ReduceLROnPlateau monitors {config.monitor!r}, which was not logged; logged metrics"
+                            f" are {available}. Set the scheduler dict's 'monitor' to one of them."
+                        )
+                    rank_zero_warn(
+                        f"ReduceLROnPlateau monitors {config.monitor!r}, which was not logged; with 'strict': False"
+                        " the scheduler is not stepped.",
+                        category=RuntimeWarning,
+                    )
+                    continue
+            self.scheduler_progress.increment_ready()
+            trainer._hooks.module("lr_scheduler_step", config.scheduler, monitor_value)
+            self.scheduler_progress.increment_completed()
+
+    # -- validation cadence ------------------------------------------------------------------------------
+    def should_check_val_epoch(self) -> bool:
+        trainer = self.trainer
+        every = trainer.check_val_every_n_epoch
+        return trainer.enable_validation and (every is None or (trainer.current_epoch + 1) % every == 0)
+
+    def _should_check_val(self) -> bool:
+        if not self.should_check_val_epoch():
+            return False
+        trainer = self.trainer
+        val_check_batch = trainer.val_check_batch
+        is_infinite = val_check_batch == float("inf")
+        is_last_batch = self.batch_progress.is_last_batch
+        if is_last_batch and is_infinite:
+            return True
+        if trainer.should_stop and trainer.fit_loop.can_stop_early:
+            return True
+        if isinstance(trainer.limit_train_batches, int) and is_infinite:
+            return (self.batch_idx + 1) % trainer.limit_train_batches == 0
+        if not is_infinite:
+            iteration = self.total_batch_idx if trainer.check_val_every_n_epoch is None else self.batch_idx
+            return (iteration + 1) % int(val_check_batch) == 0
+        return is_last_batch
+
+    def estimated_steps_per_epoch(self) -> float:
+        return math.ceil(self.trainer.num_training_batches / self.trainer.accumulate_grad_batches)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "state_dict": {"_batches_that_stepped": self.batches_that_stepped},
+            "batch_progress": self.batch_progress.state_dict(),
+            "scheduler_progress": self.scheduler_progress.state_dict(),
+            "automatic_optimization": {"optim_progress": self.automatic_optimization.optim_progress.state_dict()},
+            "manual_optimization": self.manual_optimization.state_dict(),
+            "val_loop": {"batch_progress": self.val_loop.batch_progress.state_dict()},
+        }

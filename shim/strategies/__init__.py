@@ -1,0 +1,6 @@
+"""Strategies: how a model is placed and stepped on its devices."""
+
+from shim.strategies.single_device import SingleDeviceStrategy
+from shim.strategies.strategy import Strategy
+
+__all__ = ["SingleDeviceStrategy", "Strategy"]

@@ -1,0 +1,163 @@
+"""``Strategy``: where the model lives and how steps, backward and optimizer steps run on it."""
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch import Tensor, nn
+from torch.optim import Optimizer
+
+from shim.accelerators.accelerator import Accelerator
+from shim.core.optimizer import LightningOptimizer, LRSchedulerConfig, init_optimizers_and_schedulers
+from shim.plugins.precision.precision import Precision
+
+if TYPE_CHECKING:
+    from shim.core.module import LightningModule
+    from shim.trainer.trainer import Trainer
+
+__all__ = ["Strategy"]
+
+
+class Strategy:
+    """Owns the model, its optimizers and the device; subclasses add distribution."""
+
+    handles_gradient_accumulation = False
+
+    def __init__(self, accelerator: Accelerator | None = None, precision_plugin: Precision | None = None) -> None:
+        self.accelerator = accelerator
+        self.precision_plugin = precision_plugin or Precision()
+        self._lightning_module: LightningModule | None = None
+        self._model: nn.Module | None = None
+        self.optimizers: list[Optimizer] = []
+        self._lightning_optimizers: list[LightningOptimizer] = []
+        self.lr_scheduler_configs: list[LRSchedulerConfig] = []
+
+    # -- the model -------------------------------------------------------------------------------------
+    @property
+    def root_device(self) -> torch.device:
+        raise NotImplementedError
+
+    @property
+    def lightning_module(self) -> "LightningModule | None":
+        return self._lightning_module
+
+    @property
+    def model(self) -> nn.Module | None:
+        return self._model if self._model is not None else self._lightning_module
+
+    def connect(self, model: "LightningModule") -> None:
+        self._lightning_module = model
+        self._model = model
+
+    def setup_environment(self) -> None:
+        if self.accelerator is not None:
+            self.accelerator.setup_device(self.root_device)
+
+    def model_to_device(self) -> None:
+        assert self._lightning_module is not None
+        self._lightning_module.to(self.root_device)
+
+    def setup(self, trainer: "Trainer") -> None:
+        """Move the model to its device, convert it for the precision, and (when fitting) build the optimizers."""
+        assert self._lightning_module is not None
+        self._model = self.precision_plugin.convert_module(self._lightning_module)
+        self.model_to_device()
+        if trainer.training_fn:
+            self.setup_optimizers()
+
+    def setup_optimizers(self) -> None:
+        assert self._lightning_module is not None
+        self.optimizers, self.lr_scheduler_configs = init_optimizers_and_schedulers(self._lightning_module)
+        self._lightning_optimizers = [LightningOptimizer._to_lightning_optimizer(o, self) for o in self.optimizers]
+
+    # -- data ------------------------------------------------------------------------------------------
+    def batch_to_device(self, batch: Any, device: torch.device | None = None, dataloader_idx: int = 0) -> Any:
+        """Move a batch to the device through the module's (and datamodule's) transfer hooks."""
+        module = self._lightning_module
+        assert module is not None
+        return module._apply_batch_transfer_handler(batch, device or self.root_device, dataloader_idx)
+
+    # -- steps -----------------------------------------------------------------------------------------
+    def _step(self, name: str, context: Any, args: tuple[Any, ...]) -> Any:
+        module = self._lightning_module
+        assert module is not None
+        previous = module._current_fx_name
+        module._current_fx_name = name
+        try:
+            with context:
+                return getattr(module, name)(*args)
+        finally:
+            module._current_fx_name = previous
+
+    def training_step(self, *args: Any) -> Any:
+        return self._step("training_step", self.precision_plugin.train_step_context(), args)
+
+    def validation_step(self, *args: Any) -> Any:
+        return self._step("validation_step", self.precision_plugin.val_step_context(), args)
+
+    def test_step(self, *args: Any) -> Any:
+        return self._step("test_step", self.precision_plugin.test_step_context(), args)
+
+    def predict_step(self, *args: Any) -> Any:
+        return self._step("predict_step", self.precision_plugin.predict_step_context(), args)
+
+    def backward(self, closure_loss: Tensor, optimizer: Optimizer | None, *args: Any, **kwargs: Any) -> Tensor:
+        """Run the backward hooks and the backward pass through the precision plugin."""
+        module = self._lightning_module
+        assert module is not None
+        closure_loss = self.precision_plugin.pre_backward(closure_loss, module)
+        self.precision_plugin.backward(closure_loss, module, optimizer, *args, **kwargs)
+        return self.precision_plugin.post_backward(closure_loss, module)
+
+    def optimizer_step(self, optimizer: Optimizer, closure: Callable[[], Any], **kwargs: Any) -> Any:
+        module = self._lightning_module
+        assert module is not None
+        return self.precision_plugin.optimizer_step(optimizer, module, closure, **kwargs)
+
+    # -- collectives (trivial for one process) ---------------------------------------------------------
+    @property
+    def is_global_zero(self) -> bool:
+        return self.global_rank == 0
+
+    @property
+    def global_rank(self) -> int:
+        return 0
+
+    @property
+    def local_rank(self) -> int:
+        return 0
+
+    @property
+    def node_rank(self) -> int:
+        return 0
+
+    @property
+    def world_size(self) -> int:
+        return 1
+
+    def reduce(self, tensor: Any, group: Any | None = None, reduce_op: str | None = "mean") -> Any:
+        return tensor
+
+    def reduce_for_log(self, tensor: Tensor, reduce_fx: str) -> Tensor:
+        """Reduce a logged value across processes with the log call's ``reduce_fx``."""
+        return tensor
+
+    def barrier(self, name: str | None = None) -> None:
+        pass
+
+    def broadcast(self, obj: Any, src: int = 0) -> Any:
+        return obj
+
+    def all_gather(self, tensor: Tensor, group: Any | None = None, sync_grads: bool = False) -> Tensor:
+        return tensor
+
+    # -- lifecycle -------------------------------------------------------------------------------------
+    def on_exception(self, exception: BaseException) -> None:
+        pass
+
+    def teardown(self) -> None:
+        self.precision_plugin.teardown()
+        if self._lightning_module is not None and self.root_device.type != "cpu":
+            self._lightning_module.cpu()
+        if self.accelerator is not None:
+            self.accelerator.teardown()

@@ -1,0 +1,276 @@
+"""Trainer arguments to one frozen ``TrainerConfig``: defaults filled in, values checked, ``fast_dev_run`` applied.
+
+Every check names the argument, the value and what is allowed, with the exception type Lightning raises for it.
+"""
+
+import datetime
+import numbers
+from dataclasses import dataclass
+from typing import Any
+
+from shim.utilities.exceptions import MisconfigurationException
+from shim.utilities.rank_zero import rank_zero_info
+
+__all__ = ["TrainerConfig", "parse_trainer_args", "parse_max_time"]
+
+
+@dataclass(frozen=True)
+class TrainerConfig:
+    """The loop-shaping Trainer arguments, resolved."""
+
+    max_epochs: int | None
+    min_epochs: int | None
+    max_steps: int
+    min_steps: int | None
+    max_time: datetime.timedelta | None
+    limit_train_batches: int | float
+    limit_val_batches: int | float
+    limit_test_batches: int | float
+    limit_predict_batches: int | float
+    val_check_interval: int | float
+    check_val_every_n_epoch: int | None
+    num_sanity_val_steps: int | float
+    log_every_n_steps: int
+    accumulate_grad_batches: int
+    accumulation_schedule: dict[int, int] | None
+    gradient_clip_val: int | float | None
+    gradient_clip_algorithm: str | None
+    fast_dev_run: int | bool
+    deterministic: bool | str | None
+    benchmark: bool | None
+    inference_mode: bool
+    detect_anomaly: bool
+    barebones: bool
+    reload_dataloaders_every_n_epochs: int
+    enable_progress_bar: bool
+    enable_model_summary: bool
+    enable_checkpointing: bool
+
+
+def _batch_limit(value: Any, name: str) -> int | float:
+    """``None`` means all batches; an int counts batches; a float in [0, 1] is a fraction."""
+    if value is None:
+        return 1.0
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise MisconfigurationException(
+            f"{name}={value!r} is not valid: give an int number of batches or a float fraction in [0.0, 1.0]."
+        )
+    if isinstance(value, int) and value == 1:
+        what = "1 batch per epoch" if name == "limit_train_batches" else "1 batch"
+        rank_zero_info(f"`Trainer({name}=1)` was configured so {what} will be used.")
+    if 0 <= value <= 1:
+        return value
+    if value > 1 and value % 1.0 == 0:
+        return int(value)
+    raise MisconfigurationException(
+        f"{name}={value!r} is not valid: give an int number of batches or a float fraction in [0.0, 1.0]."
+    )
+
+
+def _non_negative_int_or_none(value: Any, name: str, minimum: int = 0) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise MisconfigurationException(f"{name}={value!r} is not valid: it must be None or an int >= {minimum}.")
+    return value
+
+
+def parse_max_time(value: Any) -> datetime.timedelta | None:
+    """``max_time`` as a timedelta: a timedelta, a dict of timedelta fields, or "DD:HH:MM:SS"."""
+    if value is None:
+        return None
+    if isinstance(value, datetime.timedelta):
+        return value
+    if isinstance(value, dict):
+        try:
+            return datetime.timedelta(**value)
+        except TypeError:
+            raise MisconfigurationException(
+                f"max_time={value!r} is not valid: dict keys must be timedelta fields (days, hours, minutes, ...)"
+            ) from None
+    if isinstance(value, str):
+        parts = value.strip().split(":")
+        if len(parts) == 4 and all(p.isdigit() for p in parts):
+            days, hours, minutes, seconds = (int(p) for p in parts)
+            return datetime.timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+    raise MisconfigurationException(
+        f"max_time={value!r} is not valid: give a datetime.timedelta, a dict such as {{'hours': 1}}, or 'DD:HH:MM:SS'."
+    )
+
+
+def parse_trainer_args(
+    *,
+    max_epochs: int | None,
+    min_epochs: int | None,
+    max_steps: int,
+    min_steps: int | None,
+    max_time: Any,
+    limit_train_batches: int | float | None,
+    limit_val_batches: int | float | None,
+    limit_test_batches: int | float | None,
+    limit_predict_batches: int | float | None,
+    val_check_interval: int | float | None,
+    check_val_every_n_epoch: int | None,
+    num_sanity_val_steps: int | None,
+    log_every_n_steps: int | None,
+    accumulate_grad_batches: int | dict[int, int],
+    gradient_clip_val: int | float | None,
+    gradient_clip_algorithm: str | None,
+    fast_dev_run: int | bool,
+    deterministic: bool | str | None,
+    benchmark: bool | None,
+    inference_mode: bool,
+    detect_anomaly: bool,
+    barebones: bool,
+    reload_dataloaders_every_n_epochs: int,
+    enable_progress_bar: bool | None,
+    enable_model_summary: bool | None,
+    enable_checkpointing: bool | None,
+) -> TrainerConfig:
+    """Check the Trainer's loop arguments and resolve their defaults."""
+    if isinstance(max_epochs, bool) or (max_epochs is not None and not isinstance(max_epochs, int)):
+        raise MisconfigurationException(f"max_epochs={max_epochs!r} is not valid: it must be an int >= -1 or None.")
+    if isinstance(max_epochs, int) and max_epochs < -1:
+        raise MisconfigurationException(
+            f"max_epochs={max_epochs} is not valid: it must be a non-negative integer, or -1 for no limit."
+        )
+    if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < -1:
+        raise MisconfigurationException(
+            f"max_steps={max_steps!r} is not valid: it must be a non-negative integer, or -1 for no limit."
+        )
+    min_epochs = _non_negative_int_or_none(min_epochs, "min_epochs")
+    min_steps = _non_negative_int_or_none(min_steps, "min_steps")
+    check_val_every_n_epoch = _non_negative_int_or_none(check_val_every_n_epoch, "check_val_every_n_epoch", 1)
+    if num_sanity_val_steps is None:
+        num_sanity_val_steps = 2
+    if isinstance(num_sanity_val_steps, bool) or not isinstance(num_sanity_val_steps, int) or num_sanity_val_steps < -1:
+        raise MisconfigurationException(
+            f"num_sanity_val_steps={num_sanity_val_steps!r} is not valid: give an int >= 0, or -1 for all batches."
+        )
+    log_every_n_steps = 50 if log_every_n_steps is None else log_every_n_steps
+    if isinstance(log_every_n_steps, bool) or not isinstance(log_every_n_steps, int) or log_every_n_steps < 0:
+        raise MisconfigurationException(
+            f"log_every_n_steps={log_every_n_steps!r} is not valid: give an int >= 1, or 0 to never log steps."
+        )
+    schedule: dict[int, int] | None = None
+    if isinstance(accumulate_grad_batches, dict):
+        schedule = _check_schedule(accumulate_grad_batches)
+        accumulate_grad_batches = schedule.get(0, 1)
+    elif isinstance(accumulate_grad_batches, bool) or not isinstance(accumulate_grad_batches, int):
+        raise MisconfigurationException(
+            f"accumulate_grad_batches={accumulate_grad_batches!r} is not valid: give an int >= 1, or a dict"
+            " {epoch: factor} such as {5: 3, 10: 20}."
+        )
+    if accumulate_grad_batches < 1:
+        raise MisconfigurationException(
+            f"accumulate_grad_batches={accumulate_grad_batches} is not valid: it must be an int >= 1"
+            " (1 means no accumulation)."
+        )
+    if gradient_clip_val is not None and (
+        isinstance(gradient_clip_val, bool) or not isinstance(gradient_clip_val, numbers.Real)
+    ):
+        raise TypeError(f"gradient_clip_val={gradient_clip_val!r} is not valid: it must be an int, a float or None.")
+    if gradient_clip_val is not None and gradient_clip_val < 0:
+        raise MisconfigurationException(
+            f"gradient_clip_val={gradient_clip_val} is not valid: it must be >= 0 (0 or None turns clipping off)."
+        )
+    if gradient_clip_algorithm is not None and gradient_clip_algorithm not in ("value", "norm"):
+        raise MisconfigurationException(
+            f"gradient_clip_algorithm={gradient_clip_algorithm!r} is not valid; allowed values are 'norm' and 'value'."
+        )
+    if isinstance(fast_dev_run, int) and not isinstance(fast_dev_run, bool) and fast_dev_run < 0:
+        raise MisconfigurationException(
+            f"fast_dev_run={fast_dev_run} is not valid: give True/False or an int >= 0 number of batches."
+        )
+    if not isinstance(fast_dev_run, (bool, int)):
+        raise MisconfigurationException(
+            f"fast_dev_run={fast_dev_run!r} is not valid: give True/False or an int >= 0 number of batches."
+        )
+    if deterministic not in (None, True, False, "warn"):
+        raise MisconfigurationException(f"deterministic={deterministic!r} is not valid: give True, False, 'warn' or None.")
+    if (
+        isinstance(reload_dataloaders_every_n_epochs, bool)
+        or not isinstance(reload_dataloaders_every_n_epochs, int)
+        or reload_dataloaders_every_n_epochs < 0
+    ):
+        raise MisconfigurationException(
+            f"reload_dataloaders_every_n_epochs={reload_dataloaders_every_n_epochs!r} is not valid: give an int >= 0."
+        )
+    val_check = _batch_limit(val_check_interval, "val_check_interval")
+    if val_check == 0:
+        raise MisconfigurationException(
+            "val_check_interval=0 is not valid: give a fraction in (0.0, 1.0] of the epoch or an int >= 1 of batches"
+            " (to turn validation off, set limit_val_batches=0)."
+        )
+    limits = {
+        "limit_train_batches": _batch_limit(limit_train_batches, "limit_train_batches"),
+        "limit_val_batches": _batch_limit(limit_val_batches, "limit_val_batches"),
+        "limit_test_batches": _batch_limit(limit_test_batches, "limit_test_batches"),
+        "limit_predict_batches": _batch_limit(limit_predict_batches, "limit_predict_batches"),
+    }
+    num_sanity: int | float = float("inf") if num_sanity_val_steps == -1 else num_sanity_val_steps
+    if barebones:
+        for name, value in (
+            ("enable_progress_bar", enable_progress_bar),
+            ("enable_model_summary", enable_model_summary),
+            ("enable_checkpointing", enable_checkpointing),
+        ):
+            if value:
+                raise ValueError(f"`Trainer(barebones=True)` turns everything optional off, but {name}={value}.")
+        if log_every_n_steps not in (50, 0):
+            raise ValueError(f"`Trainer(barebones=True)` does not log, but log_every_n_steps={log_every_n_steps}.")
+        enable_progress_bar = enable_model_summary = enable_checkpointing = False
+    if fast_dev_run:
+        n = 1 if fast_dev_run is True else int(fast_dev_run)
+        rank_zero_info(
+            f"Running in `fast_dev_run` mode: will run the requested loop using {n} batch(es). Logging and"
+            " checkpointing is suppressed."
+        )
+        limits = dict.fromkeys(limits, n)
+        max_steps, max_epochs, num_sanity, val_check, check_val_every_n_epoch = n, 1, 0, 1.0, 1
+        max_time = None
+    elif max_epochs is None:
+        max_epochs = None  # resolved at fit: 1000 unless max_steps or max_time bounds training
+    return TrainerConfig(
+        max_epochs=max_epochs,
+        min_epochs=min_epochs,
+        max_steps=max_steps,
+        min_steps=min_steps,
+        max_time=parse_max_time(max_time),
+        val_check_interval=val_check,
+        check_val_every_n_epoch=check_val_every_n_epoch,
+        num_sanity_val_steps=num_sanity,
+        log_every_n_steps=log_every_n_steps,
+        accumulate_grad_batches=accumulate_grad_batches,
+        accumulation_schedule=schedule,
+        gradient_clip_val=gradient_clip_val,
+        gradient_clip_algorithm=gradient_clip_algorithm,
+        fast_dev_run=fast_dev_run,
+        deterministic=deterministic,
+        benchmark=benchmark,
+        inference_mode=inference_mode,
+        detect_anomaly=detect_anomaly,
+        barebones=barebones,
+        reload_dataloaders_every_n_epochs=reload_dataloaders_every_n_epochs,
+        enable_progress_bar=enable_progress_bar is not False,
+        enable_model_summary=enable_model_summary is not False,
+        enable_checkpointing=enable_checkpointing is not False,
+        **limits,
+    )
+
+
+def _check_schedule(schedule: dict[Any, Any]) -> dict[int, int]:
+    """A 1.x accumulation schedule ``{epoch: factor}``: epochs ints >= 0, factors ints >= 1."""
+    if not schedule:
+        raise MisconfigurationException("accumulate_grad_batches={} is not valid: the schedule dict is empty.")
+    for epoch, factor in schedule.items():
+        if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
+            raise MisconfigurationException(
+                f"accumulate_grad_batches={schedule!r} is not valid: epoch keys must be ints >= 0, got {epoch!r}."
+            )
+        if isinstance(factor, bool) or not isinstance(factor, int) or factor < 1:
+            raise MisconfigurationException(
+                f"accumulate_grad_batches={schedule!r} is not valid: factors must be ints >= 1, got {factor!r}"
+                f" for epoch {epoch}."
+            )
+    return dict(sorted(schedule.items()))

@@ -1,0 +1,91 @@
+"""The one hook dispatcher: callbacks first, then the LightningModule, as Lightning orders them.
+
+At the start of every run it records which callbacks override which hook, so a hook nobody overrides costs a
+dict lookup per call. Lightning's one ordering exception is data: monitoring callbacks (checkpointing, early
+stopping) run their ``on_train_epoch_end`` after the module's, through ``monitoring=True``.
+"""
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from shim.callbacks.callback import Callback
+
+if TYPE_CHECKING:
+    from shim.trainer.trainer import Trainer
+
+_NO_CALLBACKS: tuple[Callable[..., Any], ...] = ()
+
+
+def is_monitoring_callback(callback: Callback) -> bool:
+    """Checkpointing and early-stopping callbacks read the metrics of the epoch, so they run after the module."""
+    from shim.callbacks.checkpoint import Checkpoint
+
+    return isinstance(callback, Checkpoint) or getattr(callback, "_is_monitoring_callback", False)
+
+
+def _overrides(obj: object, name: str, base: type) -> bool:
+    return name in vars(obj) or getattr(type(obj), name, None) is not getattr(base, name, None)
+
+
+class HookCaller:
+    """Calls hooks on the Trainer's callbacks, LightningModule and datamodule, with ``_current_fx_name`` set."""
+
+    def __init__(self, trainer: "Trainer") -> None:
+        self.trainer = trainer
+        self._callback_fns: dict[tuple[str, bool | None], tuple[Callable[..., Any], ...]] = {}
+
+    def reset(self) -> None:
+        """Forget what was recorded about overrides; called when a run starts or the callbacks change."""
+        self._callback_fns = {}
+
+    def _callbacks_for(self, name: str, monitoring: bool | None) -> tuple[Callable[..., Any], ...]:
+        key = (name, monitoring)
+        fns = self._callback_fns.get(key)
+        if fns is None:
+            selected = self.trainer.callbacks
+            if monitoring is not None:
+                selected = [cb for cb in selected if is_monitoring_callback(cb) == monitoring]
+            fns = tuple(getattr(cb, name) for cb in selected if _overrides(cb, name, Callback)) or _NO_CALLBACKS
+            self._callback_fns[key] = fns
+        return fns
+
+    def callbacks(self, name: str, *args: Any, monitoring: bool | None = None, **kwargs: Any) -> None:
+        """Run ``name`` on every callback that overrides it (``monitoring`` selects one group or the other)."""
+        fns = self._callbacks_for(name, monitoring)
+        if not fns:
+            return
+        trainer = self.trainer
+        module = trainer.lightning_module
+        previous = module._current_fx_name
+        module._current_fx_name = name
+        try:
+            for fn in fns:
+                fn(trainer, module, *args, **kwargs)
+        finally:
+            module._current_fx_name = previous
+
+    def module(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        """Run the LightningModule's hook ``name`` and return what it returns."""
+        module = self.trainer.lightning_module
+        fn = getattr(module, name, None)
+        if not callable(fn):
+            return None
+        previous = module._current_fx_name
+        module._current_fx_name = name
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            module._current_fx_name = previous
+
+    def datamodule(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        """Run the datamodule's hook ``name`` when there is a datamodule."""
+        datamodule = self.trainer.datamodule
+        if datamodule is None:
+            return None
+        fn = getattr(datamodule, name, None)
+        return fn(*args, **kwargs) if callable(fn) else None
+
+    def call(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        """Run the callbacks' hook ``name``, then the module's, and return the module's result."""
+        self.callbacks(name, *args, **kwargs)
+        return self.module(name, *args, **kwargs)

@@ -1,0 +1,1041 @@
+"""``Trainer``: checks its arguments, forwards fit/validate/test/predict to the loops, and exposes their state."""
+
+import logging
+import os
+import time
+from collections.abc import Iterable
+from datetime import timedelta
+from typing import Any
+
+import torch
+from torch import Tensor
+from torch.optim import Optimizer
+
+from shim.accelerators.accelerator import Accelerator
+from shim.accelerators.resolve import resolve_hardware, resolve_precision
+from shim.callbacks.callback import Callback
+from shim.callbacks.checkpoint import Checkpoint
+from shim.core.datamodule import LightningDataModule
+from shim.core.module import LightningModule
+from shim.core.optimizer import LRSchedulerConfig
+from shim.loops.evaluation_loop import EvaluationLoop
+from shim.loops.fit_loop import FitLoop
+from shim.loops.prediction_loop import PredictionLoop
+from shim.plugins.precision.precision import Precision
+from shim.strategies.single_device import SingleDeviceStrategy
+from shim.strategies.strategy import Strategy
+from shim.trainer.config import TrainerConfig, parse_trainer_args
+from shim.trainer.data import DataSource
+from shim.trainer.hooks import HookCaller
+from shim.trainer.metrics import MetricStore, ResultCollection
+from shim.trainer.states import RunningStage, TrainerFn, TrainerState, TrainerStatus
+from shim.utilities.apply_func import convert_tensors_to_scalars
+from shim.utilities.exceptions import MisconfigurationException
+from shim.utilities.rank_zero import PossibleUserWarning, rank_zero_info, rank_zero_warn
+from shim.utilities.seed import isolate_rng
+
+log = logging.getLogger(__name__)
+
+__all__ = ["Trainer"]
+
+_BATCH_HOOKS = ("on_before_batch_transfer", "transfer_batch_to_device", "on_after_batch_transfer")
+
+
+class Trainer:
+    """Runs a LightningModule's training, validation, test and prediction loops on raw PyTorch."""
+
+    def __init__(
+        self,
+        *,
+        accelerator: str | Accelerator = "auto",
+        strategy: str | Strategy = "auto",
+        devices: list[int] | str | int = "auto",
+        num_nodes: int = 1,
+        precision: str | int | None = None,
+        logger: Any = None,
+        callbacks: list[Callback] | Callback | None = None,
+        fast_dev_run: int | bool = False,
+        max_epochs: int | None = None,
+        min_epochs: int | None = None,
+        max_steps: int = -1,
+        min_steps: int | None = None,
+        max_time: str | timedelta | dict[str, int] | None = None,
+        limit_train_batches: int | float | None = None,
+        limit_val_batches: int | float | None = None,
+        limit_test_batches: int | float | None = None,
+        limit_predict_batches: int | float | None = None,
+        overfit_batches: int | float = 0.0,
+        val_check_interval: int | float | None = None,
+        check_val_every_n_epoch: int | None = 1,
+        num_sanity_val_steps: int | None = None,
+        log_every_n_steps: int | None = None,
+        enable_checkpointing: bool | None = None,
+        enable_progress_bar: bool | None = None,
+        enable_model_summary: bool | None = None,
+        accumulate_grad_batches: int | dict[int, int] = 1,
+        gradient_clip_val: int | float | None = None,
+        gradient_clip_algorithm: str | None = None,
+        deterministic: bool | str | None = None,
+        benchmark: bool | None = None,
+        inference_mode: bool = True,
+        use_distributed_sampler: bool = True,
+        profiler: Any = None,
+        detect_anomaly: bool = False,
+        barebones: bool = False,
+        plugins: Any = None,
+        sync_batchnorm: bool = False,
+        reload_dataloaders_every_n_epochs: int = 0,
+        default_root_dir: str | os.PathLike | None = None,
+        enable_autolog_hparams: bool = True,
+        model_registry: str | None = None,
+    ) -> None:
+        """Configure a Trainer; the arguments and their defaults are Lightning 2.x's.
+
+        Raises:
+            MisconfigurationException: If an argument has a value that is not allowed; the message names it.
+            TypeError: For an unknown keyword argument.
+        """
+        _reject_unsupported(
+            overfit_batches=(overfit_batches, 0.0),
+            profiler=(profiler, None),
+            plugins=(plugins, None),
+            sync_batchnorm=(sync_batchnorm, False),
+            model_registry=(model_registry, None),
+        )
+        self._config: TrainerConfig = parse_trainer_args(
+            max_epochs=max_epochs,
+            min_epochs=min_epochs,
+            max_steps=max_steps,
+            min_steps=min_steps,
+            max_time=max_time,
+            limit_train_batches=limit_train_batches,
+            limit_val_batches=limit_val_batches,
+            limit_test_batches=limit_test_batches,
+            limit_predict_batches=limit_predict_batches,
+            val_check_interval=val_check_interval,
+            check_val_every_n_epoch=check_val_every_n_epoch,
+            num_sanity_val_steps=num_sanity_val_steps,
+            log_every_n_steps=log_every_n_steps,
+            accumulate_grad_batches=accumulate_grad_batches,
+            gradient_clip_val=gradient_clip_val,
+            gradient_clip_algorithm=gradient_clip_algorithm,
+            fast_dev_run=fast_dev_run,
+            deterministic=deterministic,
+            benchmark=benchmark,
+            inference_mode=inference_mode,
+            detect_anomaly=detect_anomaly,
+            barebones=barebones,
+            reload_dataloaders_every_n_epochs=reload_dataloaders_every_n_epochs,
+            enable_progress_bar=enable_progress_bar,
+            enable_model_summary=enable_model_summary,
+            enable_checkpointing=enable_checkpointing,
+        )
+        config = self._config
+        self._default_root_dir = os.fspath(default_root_dir) if default_root_dir is not None else None
+        self.use_distributed_sampler = use_distributed_sampler
+        self.enable_autolog_hparams = enable_autolog_hparams
+
+        # hardware: accelerator, device, precision and the strategy that holds them
+        precision_plugin = resolve_precision(precision)
+        if isinstance(strategy, Strategy):
+            self.strategy: Strategy = strategy
+            if strategy.precision_plugin is None or precision is not None:
+                strategy.precision_plugin = precision_plugin
+        else:
+            hardware = resolve_hardware(accelerator, devices, strategy, num_nodes)
+            self.strategy = SingleDeviceStrategy(hardware.devices[0], hardware.accelerator, precision_plugin)
+        self.num_nodes = num_nodes
+        self._apply_determinism(config.deterministic, config.benchmark)
+
+        # state
+        self.state = TrainerState()
+        self.should_stop = False
+        self.accumulate_grad_batches = config.accumulate_grad_batches
+        self._accumulation_from_schedule = config.accumulation_schedule is not None
+        self.val_check_batch: int | float = float("inf")
+        self.datamodule: LightningDataModule | None = None
+        self._model: LightningModule | None = None
+        self.ckpt_path: str | None = None
+        self._fit_start_time: float | None = None
+        self._last_val_time = 0.0
+        self.received_sigterm = False
+        self._data_hook_owners: dict[str, Any] = {}
+        self._needs_batch_transfer = True
+        self._module_overrides_cache: dict[str, bool] = {}
+
+        # loops, metrics, hooks
+        self.fit_loop = FitLoop(self, min_epochs=config.min_epochs, max_epochs=config.max_epochs)
+        self.fit_loop.epoch_loop.min_steps = config.min_steps
+        self.fit_loop.epoch_loop.max_steps = config.max_steps
+        self.validate_loop = EvaluationLoop(self, TrainerFn.VALIDATING, RunningStage.VALIDATING)
+        self.test_loop = EvaluationLoop(self, TrainerFn.TESTING, RunningStage.TESTING)
+        self.predict_loop = PredictionLoop(self)
+        self._metrics = MetricStore(self)
+        self._hooks = HookCaller(self)
+
+        self.loggers: list[Any] = self._configure_loggers(logger)
+        self.callbacks: list[Callback] = self._configure_callbacks(callbacks)
+
+    # ------------------------------------------------------------------------------------------------------
+    # construction helpers
+    # ------------------------------------------------------------------------------------------------------
+    @staticmethod
+    def _apply_determinism(deterministic: bool | str | None, benchmark: bool | None) -> None:
+        if deterministic is not None:
+            torch.use_deterministic_algorithms(bool(deterministic), warn_only=deterministic == "warn")
+            if deterministic:
+                os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        if benchmark is None:
+            benchmark = False if deterministic else torch.backends.cudnn.benchmark
+        elif benchmark and deterministic:
+            rank_zero_warn("benchmark=True may make results non-deterministic although deterministic=True was set.")
+        torch.backends.cudnn.benchmark = benchmark
+
+    def _configure_loggers(self, logger: Any) -> list[Any]:
+        if self._config.fast_dev_run or self._config.barebones:
+            return []
+        if logger is None or logger is True:
+            # the default TensorBoard logger arrives with the loggers; until then no logger is attached
+            return []
+        if logger is False:
+            return []
+        if isinstance(logger, Iterable):
+            return list(logger)
+        return [logger]
+
+    def _configure_callbacks(self, callbacks: list[Callback] | Callback | None) -> list[Callback]:
+        from shim.callbacks.gradient_accumulation_scheduler import GradientAccumulationScheduler
+        from shim.callbacks.model_summary import ModelSummary
+        from shim.callbacks.progress.progress_bar import ProgressBar
+        from shim.callbacks.progress.tqdm_progress import TQDMProgressBar
+
+        given = [callbacks] if isinstance(callbacks, Callback) else list(callbacks or [])
+        for cb in given:
+            if not isinstance(cb, Callback):
+                raise TypeError(f"callbacks must be Callback instances, got {type(cb).__name__}: {cb!r}")
+        config = self._config
+        result = list(given)
+        if config.accumulation_schedule is not None:
+            if any(isinstance(cb, GradientAccumulationScheduler) for cb in given):
+                raise MisconfigurationException(
+                    "accumulate_grad_batches was given as a dict and a GradientAccumulationScheduler is in callbacks;"
+                    " use one of them."
+                )
+            result.append(GradientAccumulationScheduler(config.accumulation_schedule))
+        bars = [cb for cb in given if isinstance(cb, ProgressBar)]
+        if len(bars) > 1:
+            raise MisconfigurationException(f"Only one progress bar callback is allowed; got {len(bars)}.")
+        if bars and not config.enable_progress_bar:
+            raise MisconfigurationException(
+                f"callbacks holds a progress bar ({type(bars[0]).__name__}) but enable_progress_bar=False."
+            )
+        if not bars and config.enable_progress_bar:
+            result.append(TQDMProgressBar())
+        if config.enable_model_summary and not any(isinstance(cb, ModelSummary) for cb in given):
+            result.append(ModelSummary())
+        return _checkpoints_last(result)
+
+    # ------------------------------------------------------------------------------------------------------
+    # entry points
+    # ------------------------------------------------------------------------------------------------------
+    def fit(
+        self,
+        model: LightningModule,
+        train_dataloaders: Any = None,
+        val_dataloaders: Any = None,
+        datamodule: LightningDataModule | None = None,
+        ckpt_path: str | None = None,
+    ) -> None:
+        """Train ``model``; loaders come from the arguments, the ``datamodule`` or the model's own methods.
+
+        Raises:
+            TypeError: If ``model`` is not a LightningModule.
+            MisconfigurationException: If loaders and a datamodule are both given, or the model cannot be trained.
+        """
+        model = _check_model(model)
+        if isinstance(train_dataloaders, LightningDataModule):
+            datamodule, train_dataloaders = train_dataloaders, None
+        if datamodule is not None and (train_dataloaders is not None or val_dataloaders is not None):
+            raise MisconfigurationException(
+                "fit got both dataloaders and a datamodule: pass `train_dataloaders`/`val_dataloaders` or"
+                " `datamodule`, not both."
+            )
+        self._begin(TrainerFn.FITTING, RunningStage.TRAINING)
+        self._attach(model, datamodule, {"train": train_dataloaders, "val": val_dataloaders})
+        self._call_and_handle_interrupt(self._run, model, ckpt_path)
+
+    def validate(
+        self,
+        model: LightningModule | None = None,
+        dataloaders: Any = None,
+        ckpt_path: str | None = None,
+        verbose: bool = True,
+        datamodule: LightningDataModule | None = None,
+    ) -> list[dict[str, float]]:
+        """Run one validation pass; returns one dict of logged metrics per data loader."""
+        return self._evaluate(TrainerFn.VALIDATING, model, dataloaders, ckpt_path, verbose, datamodule)
+
+    def test(
+        self,
+        model: LightningModule | None = None,
+        dataloaders: Any = None,
+        ckpt_path: str | None = None,
+        verbose: bool = True,
+        datamodule: LightningDataModule | None = None,
+    ) -> list[dict[str, float]]:
+        """Run one test pass; returns one dict of logged metrics per data loader."""
+        return self._evaluate(TrainerFn.TESTING, model, dataloaders, ckpt_path, verbose, datamodule)
+
+    def predict(
+        self,
+        model: LightningModule | None = None,
+        dataloaders: Any = None,
+        datamodule: LightningDataModule | None = None,
+        return_predictions: bool | None = None,
+        ckpt_path: str | None = None,
+    ) -> list[Any] | None:
+        """Run ``predict_step`` over the data; returns the outputs (a list per loader when there are several)."""
+        model = self._model_for("predict", model)
+        if isinstance(dataloaders, LightningDataModule):
+            datamodule, dataloaders = dataloaders, None
+        if datamodule is not None and dataloaders is not None:
+            raise MisconfigurationException("predict got both `dataloaders` and `datamodule`; pass one of them.")
+        self._begin(TrainerFn.PREDICTING, RunningStage.PREDICTING)
+        self.predict_loop.return_predictions = True if return_predictions is None else return_predictions
+        self._attach(model, datamodule, {"predict": dataloaders})
+        return self._call_and_handle_interrupt(self._run, model, ckpt_path)  # type: ignore[no-any-return]
+
+    def _evaluate(
+        self,
+        fn: TrainerFn,
+        model: LightningModule | None,
+        dataloaders: Any,
+        ckpt_path: str | None,
+        verbose: bool,
+        datamodule: LightningDataModule | None,
+    ) -> list[dict[str, float]]:
+        model = self._model_for(fn.value, model)
+        if isinstance(dataloaders, LightningDataModule):
+            datamodule, dataloaders = dataloaders, None
+        if datamodule is not None and dataloaders is not None:
+            raise MisconfigurationException(f"{fn.value} got both `dataloaders` and `datamodule`; pass one of them.")
+        stage = RunningStage.VALIDATING if fn == TrainerFn.VALIDATING else RunningStage.TESTING
+        self._begin(fn, stage)
+        loop = self.validate_loop if fn == TrainerFn.VALIDATING else self.test_loop
+        loop.verbose = verbose
+        self._attach(model, datamodule, {stage.dataloader_prefix or "": dataloaders})
+        results = self._call_and_handle_interrupt(self._run, model, ckpt_path)
+        return [convert_tensors_to_scalars(r) for r in results]
+
+    def _model_for(self, fn_name: str, model: LightningModule | None) -> LightningModule:
+        if model is None:
+            if self._model is None:
+                raise MisconfigurationException(
+                    f"`trainer.{fn_name}()` needs a model: pass one, or call it after `trainer.fit(model)`."
+                )
+            return self._model
+        return _check_model(model)
+
+    def _begin(self, fn: TrainerFn, stage: RunningStage) -> None:
+        self.state.fn = fn
+        self.state.status = TrainerStatus.RUNNING
+        self._set_stage(stage)
+        self.should_stop = False
+
+    def _attach(self, model: LightningModule, datamodule: LightningDataModule | None, loaders: dict[str, Any]) -> None:
+        """Point each loop's data source at the given loaders, else the datamodule, else the module."""
+        self._model = model
+        self.datamodule = datamodule
+        if datamodule is not None:
+            datamodule.trainer = self
+        owner: Any = datamodule if datamodule is not None else model
+        sources: dict[str, DataSource] = {
+            "train": self.fit_loop.source,
+            "val": self.fit_loop.epoch_loop.val_loop.source,
+            "validate": self.validate_loop.source,
+            "test": self.test_loop.source,
+            "predict": self.predict_loop.source,
+        }
+        for key, given in loaders.items():
+            targets = ["val", "validate"] if key in ("val", "validate") else [key]
+            for target in targets:
+                source = sources[target]
+                source.instance = given if given is not None else owner
+        # a new fit/validate/test requests loaders again
+        self.fit_loop.loader = None
+        self.fit_loop.epoch_loop.val_loop.loaders = None
+        self.validate_loop.loaders = None
+        self.test_loop.loaders = None
+
+    def _call_and_handle_interrupt(self, fn: Any, *args: Any) -> Any:
+        try:
+            return fn(*args)
+        except BaseException as exception:
+            self.state.status = TrainerStatus.INTERRUPTED
+            if self._model is not None and self._model._trainer is self:
+                self._hooks.callbacks("on_exception", exception)
+                self._hooks.datamodule("on_exception", exception)
+                self.strategy.on_exception(exception)
+                for logger in self.loggers:
+                    logger.finalize("failed")
+            self._teardown()
+            self.state.stage = None
+            raise
+
+    # ------------------------------------------------------------------------------------------------------
+    # the run
+    # ------------------------------------------------------------------------------------------------------
+    def _run(self, model: LightningModule, ckpt_path: str | None) -> Any:
+        fn = self.state.fn
+        assert fn is not None
+        if ckpt_path is not None:
+            raise MisconfigurationException(
+                f"ckpt_path={ckpt_path!r}: resuming from a checkpoint is not implemented in shim yet."
+            )
+        if fn == TrainerFn.FITTING and self._config.max_epochs is None:
+            max_epochs = 1000 if self.max_steps == -1 and self._config.max_time is None else -1
+            if max_epochs == 1000:
+                rank_zero_warn(
+                    "`max_epochs` was not set. Setting it to 1000 epochs. To train without an epoch limit, set"
+                    " `max_epochs=-1`.",
+                    category=PossibleUserWarning,
+                )
+            self.fit_loop.max_epochs = max_epochs
+        model.trainer = self
+        self.strategy.connect(model)
+        self._attach_model_callbacks(model)
+        self._hooks.reset()
+        self._module_overrides_cache = {}
+        self._verify_loop_configuration(model)
+        self.strategy.setup_environment()
+        self._prepare_data()
+        self._setup_hooks(fn)
+        self._hooks.module("configure_sharded_model") if self._module_overrides("configure_sharded_model") else None
+        self._hooks.module("configure_model")
+        self.strategy.setup(self)
+        self._decide_batch_transfer()
+        self._metrics.reset_results()
+        self._metrics.reset_metrics()
+        if fn == TrainerFn.FITTING:
+            self._hooks.call("on_fit_start")
+        results = self._run_stage()
+        self._teardown()
+        if fn == TrainerFn.FITTING:
+            self._hooks.call("on_fit_end")
+        self._teardown_hooks(fn)
+        self.state.status = TrainerStatus.FINISHED
+        self.state.stage = None
+        return results
+
+    def _run_stage(self) -> Any:
+        fn = self.state.fn
+        module = self.lightning_module
+        module.zero_grad(set_to_none=True)
+        if fn == TrainerFn.FITTING:
+            self._fit_start_time = time.monotonic()
+            with isolate_rng():
+                self._run_sanity_check()
+            with torch.autograd.set_detect_anomaly(self._config.detect_anomaly):
+                self.fit_loop.run()
+            return None
+        if fn == TrainerFn.VALIDATING:
+            return self.validate_loop.run()
+        if fn == TrainerFn.TESTING:
+            return self.test_loop.run()
+        return self.predict_loop.run()
+
+    def _run_sanity_check(self) -> None:
+        val_loop = self.fit_loop.epoch_loop.val_loop
+        if not (self.enable_validation and self.num_sanity_val_steps > 0):
+            return
+        stage = self.state.stage
+        self._set_stage(RunningStage.SANITY_CHECKING)
+        self._metrics.reset_results()
+        self._metrics.reset_metrics()
+        self._hooks.callbacks("on_sanity_check_start")
+        val_loop.run()
+        self._hooks.callbacks("on_sanity_check_end")
+        self._metrics.reset_results()
+        self._metrics.reset_metrics()
+        val_loop.batch_progress.reset()
+        val_loop._seen_batches_per_dataloader = {}
+        assert stage is not None
+        self._set_stage(stage)
+
+    def _attach_model_callbacks(self, model: LightningModule) -> None:
+        """Add the module's ``configure_callbacks``; one of a type already present replaces the Trainer's."""
+        extra = self._hooks.module("configure_callbacks")
+        if not extra:
+            return
+        extra = [extra] if isinstance(extra, Callback) else list(extra)
+        extra_types = {type(cb) for cb in extra}
+        kept = [cb for cb in self.callbacks if type(cb) not in extra_types]
+        replaced = [cb for cb in self.callbacks if type(cb) in extra_types]
+        if replaced:
+            rank_zero_info(
+                "The callbacks returned by `configure_callbacks` replace the Trainer's callbacks of the same type:"
+                f" {sorted({type(cb).__name__ for cb in replaced})}"
+            )
+        self.callbacks = _checkpoints_last(kept + extra)
+
+    def _verify_loop_configuration(self, model: LightningModule) -> None:
+        fn = self.state.fn
+        if fn == TrainerFn.FITTING:
+            if not self._module_overrides("training_step"):
+                raise MisconfigurationException(
+                    "The model has no `training_step()`: `trainer.fit` needs `training_step`, a train dataloader and"
+                    " `configure_optimizers`."
+                )
+            if not self.fit_loop.source.is_defined():
+                raise MisconfigurationException(
+                    "No train dataloader: pass `train_dataloaders` to fit, a datamodule, or implement"
+                    " `train_dataloader()` on the model."
+                )
+            if not self._module_overrides("configure_optimizers"):
+                raise MisconfigurationException(
+                    "The model has no `configure_optimizers()`: `trainer.fit` needs it to build the optimizer."
+                )
+            if model.automatic_optimization is False and self.gradient_clip_val:
+                raise MisconfigurationException(
+                    f"gradient_clip_val={self.gradient_clip_val} needs automatic optimization; under manual"
+                    " optimization call `self.clip_gradients(...)` in `training_step`."
+                )
+            val_source = self.fit_loop.epoch_loop.val_loop.source
+            has_val_step = self._module_overrides("validation_step")
+            if has_val_step and not val_source.is_defined():
+                rank_zero_warn("You defined a `validation_step` but have no `val_dataloader`. Skipping val loop.")
+            elif val_source.is_defined() and not has_val_step and val_source.instance is not model:
+                rank_zero_warn("You passed in a `val_dataloader` but have no `validation_step`. Skipping val loop.")
+        elif fn in (TrainerFn.VALIDATING, TrainerFn.TESTING):
+            name = "validation" if fn == TrainerFn.VALIDATING else "test"
+            if not self._module_overrides(f"{name}_step"):
+                raise MisconfigurationException(f"The model has no `{name}_step()` for `trainer.{fn.value}`.")
+            loop = self.validate_loop if fn == TrainerFn.VALIDATING else self.test_loop
+            if not loop.source.is_defined():
+                prefix = "val" if name == "validation" else "test"
+                raise MisconfigurationException(
+                    f"No {prefix} dataloader: pass `dataloaders`, a datamodule, or implement `{prefix}_dataloader()`."
+                )
+        else:
+            if not self._module_overrides("predict_step") and not self._module_overrides("forward"):
+                raise MisconfigurationException("`trainer.predict` needs `predict_step` or `forward` on the model.")
+            if not self.predict_loop.source.is_defined():
+                raise MisconfigurationException(
+                    "No predict dataloader: pass `dataloaders`, a datamodule, or implement `predict_dataloader()`."
+                )
+
+    def _prepare_data(self) -> None:
+        local_zero = self.local_rank == 0
+        global_zero = self.global_rank == 0
+        for obj in (self.datamodule, self.lightning_module):
+            if obj is None:
+                continue
+            per_node = getattr(obj, "prepare_data_per_node", True)
+            if (per_node and local_zero) or (not per_node and global_zero):
+                if obj is self.datamodule:
+                    self._hooks.datamodule("prepare_data")
+                else:
+                    self._hooks.module("prepare_data")
+        self.strategy.barrier("prepare_data")
+
+    def _setup_hooks(self, fn: TrainerFn) -> None:
+        self.strategy.barrier("pre_setup")
+        self._hooks.datamodule("setup", stage=fn)
+        self._hooks.callbacks("setup", stage=fn)
+        self._hooks.module("setup", stage=fn)
+        self.strategy.barrier("post_setup")
+
+    def _teardown_hooks(self, fn: TrainerFn) -> None:
+        self._hooks.datamodule("teardown", stage=fn)
+        self._hooks.callbacks("teardown", stage=fn)
+        self._hooks.module("teardown", stage=fn)
+        module = self.lightning_module
+        module._current_fx_name = None
+        module._metric_attributes = None
+        for logger in self.loggers:
+            logger.finalize("success")
+
+    def _teardown(self) -> None:
+        self.strategy.teardown()
+        loop = self._active_loop
+        if loop is not None:
+            loop.teardown()
+        self._metrics.teardown()
+
+    # ------------------------------------------------------------------------------------------------------
+    # helpers used by the loops
+    # ------------------------------------------------------------------------------------------------------
+    def _module_overrides(self, name: str) -> bool:
+        cached = self._module_overrides_cache.get(name)
+        if cached is None:
+            module = self.lightning_module
+            cached = name in vars(module) or getattr(type(module), name, None) is not getattr(LightningModule, name)
+            self._module_overrides_cache[name] = cached
+        return cached
+
+    def _data_hook_owner(self, name: str) -> Any:
+        owner = self._data_hook_owners.get(name)
+        if owner is None:
+            owner = self.lightning_module
+            dm = self.datamodule
+            if dm is not None and (name in vars(dm) or getattr(type(dm), name) is not getattr(LightningDataModule, name)):
+                if self._module_overrides(name):
+                    rank_zero_warn(
+                        f"`{name}` is overridden in both the LightningModule and the LightningDataModule; the"
+                        " datamodule's is used."
+                    )
+                owner = dm
+            self._data_hook_owners[name] = owner
+        return owner
+
+    def _decide_batch_transfer(self) -> None:
+        self._data_hook_owners = {}
+        overridden = any(
+            self._module_overrides(h)
+            or (
+                self.datamodule is not None
+                and getattr(type(self.datamodule), h) is not getattr(LightningDataModule, h)
+            )
+            for h in _BATCH_HOOKS
+        )
+        precision_converts = type(self.precision_plugin).convert_input is not Precision.convert_input
+        # on the CPU with no hook overridden the transfer is an identity: skip its recursion on every batch
+        self._needs_batch_transfer = overridden or precision_converts or self.strategy.root_device.type != "cpu"
+
+    def _transfer_batch(self, batch: Any, dataloader_idx: int) -> Any:
+        if not self._needs_batch_transfer:
+            return batch
+        batch = self.precision_plugin.convert_input(batch)
+        module = self.lightning_module
+        batch = module._on_before_batch_transfer(batch, dataloader_idx=dataloader_idx)
+        return self.strategy.batch_to_device(batch, dataloader_idx=dataloader_idx)
+
+    def _resolve_val_check_batch(self, max_batches: int | float) -> None:
+        interval = self.val_check_interval
+        if isinstance(interval, int):
+            self.val_check_batch = interval
+            if interval > max_batches and self.check_val_every_n_epoch is not None and self.limit_val_batches > 0:
+                raise ValueError(
+                    f"val_check_interval={interval} is larger than the {max_batches} training batches of an epoch;"
+                    " give at most that many, set limit_val_batches=0 to turn validation off, or set"
+                    " check_val_every_n_epoch=None to count batches across epochs."
+                )
+        elif max_batches == float("inf"):
+            if interval != 1.0:
+                raise MisconfigurationException(
+                    f"val_check_interval={interval} is a fraction of an epoch, but the train dataloader has no length;"
+                    " give an int number of batches instead."
+                )
+            self.val_check_batch = float("inf")
+        else:
+            self.val_check_batch = max(1, int(max_batches * interval))
+
+    def _check_max_time(self) -> None:
+        max_time = self._config.max_time
+        if max_time is None or self._fit_start_time is None:
+            return
+        if time.monotonic() - self._fit_start_time >= max_time.total_seconds():
+            if not self.should_stop:
+                rank_zero_info(f"Time limit reached. Elapsed time is over max_time={max_time}. Signaling Trainer to stop.")
+            self.should_stop = True
+
+    def _set_stage(self, stage: RunningStage | None) -> None:
+        self.state.stage = stage
+
+    @property
+    def _active_loop(self) -> Any:
+        stage = self.state.stage
+        if stage == RunningStage.TRAINING:
+            return self.fit_loop
+        if stage == RunningStage.SANITY_CHECKING or (
+            stage == RunningStage.VALIDATING and self.state.fn == TrainerFn.FITTING
+        ):
+            return self.fit_loop.epoch_loop.val_loop
+        if stage == RunningStage.VALIDATING:
+            return self.validate_loop
+        if stage == RunningStage.TESTING:
+            return self.test_loop
+        if stage == RunningStage.PREDICTING:
+            return self.predict_loop
+        return None
+
+    @property
+    def _results(self) -> ResultCollection | None:
+        loop = self._active_loop
+        if loop is None or loop is self.predict_loop:
+            return None
+        if loop is self.fit_loop:
+            return self.fit_loop.epoch_loop.results
+        return loop.results  # type: ignore[no-any-return]
+
+    def _log_step_count(self) -> int:
+        loop = self._active_loop
+        if loop is self.fit_loop:
+            return self.fit_loop.epoch_loop.batches_that_stepped + 1
+        return loop.batch_progress.current.ready  # type: ignore[no-any-return]
+
+    # ------------------------------------------------------------------------------------------------------
+    # properties
+    # ------------------------------------------------------------------------------------------------------
+    @property
+    def lightning_module(self) -> LightningModule:
+        module = self.strategy.lightning_module
+        return module  # type: ignore[return-value]
+
+    @property
+    def model(self) -> torch.nn.Module | None:
+        return self.strategy.model
+
+    @property
+    def optimizers(self) -> list[Optimizer]:
+        return self.strategy.optimizers
+
+    @optimizers.setter
+    def optimizers(self, optimizers: list[Optimizer]) -> None:
+        self.strategy.optimizers = optimizers
+
+    @property
+    def lr_scheduler_configs(self) -> list[LRSchedulerConfig]:
+        return self.strategy.lr_scheduler_configs
+
+    @property
+    def precision_plugin(self) -> Precision:
+        return self.strategy.precision_plugin
+
+    @property
+    def precision(self) -> str:
+        return self.strategy.precision_plugin.precision
+
+    @property
+    def accelerator(self) -> Accelerator | None:
+        return self.strategy.accelerator
+
+    @property
+    def root_device(self) -> torch.device:
+        return self.strategy.root_device
+
+    @property
+    def device_ids(self) -> list[int]:
+        device = self.strategy.root_device
+        return [device.index if device.index is not None else 0]
+
+    @property
+    def num_devices(self) -> int:
+        return len(self.device_ids)
+
+    @property
+    def global_rank(self) -> int:
+        return self.strategy.global_rank
+
+    @property
+    def local_rank(self) -> int:
+        return self.strategy.local_rank
+
+    @property
+    def node_rank(self) -> int:
+        return self.strategy.node_rank
+
+    @property
+    def world_size(self) -> int:
+        return self.strategy.world_size
+
+    @property
+    def is_global_zero(self) -> bool:
+        return self.strategy.is_global_zero
+
+    @property
+    def default_root_dir(self) -> str:
+        return self._default_root_dir if self._default_root_dir is not None else os.getcwd()
+
+    @property
+    def logger(self) -> Any:
+        return self.loggers[0] if self.loggers else None
+
+    @logger.setter
+    def logger(self, logger: Any) -> None:
+        self.loggers = [] if logger is None else [logger]
+
+    @property
+    def log_dir(self) -> str | None:
+        """The first logger's log directory, else ``default_root_dir``."""
+        if self.loggers:
+            first = self.loggers[0]
+            dirpath = getattr(first, "log_dir", None) or getattr(first, "save_dir", None)
+        else:
+            dirpath = self.default_root_dir
+        return self.strategy.broadcast(dirpath)  # type: ignore[no-any-return]
+
+    @property
+    def callback_metrics(self) -> dict[str, Tensor]:
+        return self._metrics.callback_metrics()
+
+    @property
+    def logged_metrics(self) -> dict[str, Tensor]:
+        return self._metrics.logged_metrics()
+
+    @property
+    def progress_bar_metrics(self) -> dict[str, float]:
+        return self._metrics.progress_bar_metrics()
+
+    @property
+    def progress_bar_callback(self) -> Any:
+        from shim.callbacks.progress.progress_bar import ProgressBar
+
+        return next((cb for cb in self.callbacks if isinstance(cb, ProgressBar)), None)
+
+    @property
+    def checkpoint_callbacks(self) -> list[Checkpoint]:
+        return [cb for cb in self.callbacks if isinstance(cb, Checkpoint)]
+
+    @property
+    def checkpoint_callback(self) -> Checkpoint | None:
+        callbacks = self.checkpoint_callbacks
+        return callbacks[0] if callbacks else None
+
+    @property
+    def current_epoch(self) -> int:
+        return self.fit_loop.epoch_progress.current.completed
+
+    @property
+    def global_step(self) -> int:
+        return self.fit_loop.epoch_loop.global_step
+
+    @property
+    def is_last_batch(self) -> bool:
+        return self.fit_loop.epoch_loop.batch_progress.is_last_batch
+
+    @property
+    def max_epochs(self) -> int | None:
+        return self.fit_loop.max_epochs
+
+    @property
+    def min_epochs(self) -> int | None:
+        return self.fit_loop.min_epochs
+
+    @property
+    def max_steps(self) -> int:
+        return self.fit_loop.max_steps
+
+    @property
+    def min_steps(self) -> int | None:
+        return self.fit_loop.min_steps
+
+    @property
+    def limit_train_batches(self) -> int | float:
+        return self._config.limit_train_batches
+
+    @property
+    def limit_val_batches(self) -> int | float:
+        return self._config.limit_val_batches
+
+    @property
+    def limit_test_batches(self) -> int | float:
+        return self._config.limit_test_batches
+
+    @property
+    def limit_predict_batches(self) -> int | float:
+        return self._config.limit_predict_batches
+
+    @property
+    def val_check_interval(self) -> int | float:
+        return self._config.val_check_interval
+
+    @property
+    def check_val_every_n_epoch(self) -> int | None:
+        return self._config.check_val_every_n_epoch
+
+    @property
+    def num_sanity_val_steps(self) -> int | float:
+        return self._config.num_sanity_val_steps
+
+    @property
+    def log_every_n_steps(self) -> int:
+        return self._config.log_every_n_steps
+
+    @property
+    def gradient_clip_val(self) -> int | float | None:
+        return self._config.gradient_clip_val
+
+    @property
+    def gradient_clip_algorithm(self) -> str | None:
+        return self._config.gradient_clip_algorithm
+
+    @property
+    def fast_dev_run(self) -> int | bool:
+        return self._config.fast_dev_run
+
+    @property
+    def barebones(self) -> bool:
+        return self._config.barebones
+
+    @property
+    def inference_mode(self) -> bool:
+        return self._config.inference_mode
+
+    @property
+    def reload_dataloaders_every_n_epochs(self) -> int:
+        return self._config.reload_dataloaders_every_n_epochs
+
+    @property
+    def max_time(self) -> timedelta | None:
+        return self._config.max_time
+
+    @property
+    def enable_validation(self) -> bool:
+        """Whether fit runs validation: a val source, a ``validation_step`` and ``limit_val_batches > 0``."""
+        return (
+            self.fit_loop.epoch_loop.val_loop.source.is_defined()
+            and self._module_overrides("validation_step")
+            and self.limit_val_batches > 0
+        )
+
+    @property
+    def interrupted(self) -> bool:
+        return self.state.status == TrainerStatus.INTERRUPTED
+
+    @property
+    def training(self) -> bool:
+        return self.state.stage == RunningStage.TRAINING
+
+    @training.setter
+    def training(self, value: bool) -> None:
+        if value:
+            self._set_stage(RunningStage.TRAINING)
+        elif self.training:
+            self._set_stage(None)
+
+    @property
+    def validating(self) -> bool:
+        return self.state.stage == RunningStage.VALIDATING
+
+    @validating.setter
+    def validating(self, value: bool) -> None:
+        if value:
+            self._set_stage(RunningStage.VALIDATING)
+        elif self.validating:
+            self._set_stage(None)
+
+    @property
+    def testing(self) -> bool:
+        return self.state.stage == RunningStage.TESTING
+
+    @testing.setter
+    def testing(self, value: bool) -> None:
+        if value:
+            self._set_stage(RunningStage.TESTING)
+        elif self.testing:
+            self._set_stage(None)
+
+    @property
+    def predicting(self) -> bool:
+        return self.state.stage == RunningStage.PREDICTING
+
+    @predicting.setter
+    def predicting(self, value: bool) -> None:
+        if value:
+            self._set_stage(RunningStage.PREDICTING)
+        elif self.predicting:
+            self._set_stage(None)
+
+    @property
+    def sanity_checking(self) -> bool:
+        return self.state.stage == RunningStage.SANITY_CHECKING
+
+    @sanity_checking.setter
+    def sanity_checking(self, value: bool) -> None:
+        if value:
+            self._set_stage(RunningStage.SANITY_CHECKING)
+        elif self.sanity_checking:
+            self._set_stage(None)
+
+    @property
+    def evaluating(self) -> bool:
+        return self.state.stage is not None and self.state.stage.evaluating
+
+    @property
+    def training_fn(self) -> bool:
+        return self.state.fn == TrainerFn.FITTING
+
+    @property
+    def num_training_batches(self) -> int | float:
+        return self.fit_loop.max_batches
+
+    @property
+    def num_sanity_val_batches(self) -> list[int | float]:
+        val_loop = self.fit_loop.epoch_loop.val_loop
+        return [min(self.num_sanity_val_steps, b) for b in val_loop._max_batches]
+
+    @property
+    def num_val_batches(self) -> list[int | float]:
+        if self.state.fn == TrainerFn.VALIDATING:
+            return self.validate_loop._max_batches
+        return self.fit_loop.epoch_loop.val_loop._max_batches
+
+    @property
+    def num_test_batches(self) -> list[int | float]:
+        return self.test_loop._max_batches
+
+    @property
+    def num_predict_batches(self) -> list[int | float]:
+        return self.predict_loop.max_batches
+
+    @property
+    def train_dataloader(self) -> Any:
+        return self.fit_loop.loader
+
+    @property
+    def val_dataloaders(self) -> Any:
+        loop = self.validate_loop if self.state.fn == TrainerFn.VALIDATING else self.fit_loop.epoch_loop.val_loop
+        return _unwrap(loop.loaders)
+
+    @property
+    def test_dataloaders(self) -> Any:
+        return _unwrap(self.test_loop.loaders)
+
+    @property
+    def predict_dataloaders(self) -> Any:
+        return _unwrap(self.predict_loop.loaders or None)
+
+    @property
+    def estimated_stepping_batches(self) -> int | float:
+        """The number of optimizer steps fit will take, from ``max_epochs``, ``max_steps`` and the loader length."""
+        if self.max_epochs == -1 or (self.max_epochs is None and self.max_steps != -1):
+            return float("inf") if self.max_steps == -1 else self.max_steps
+        if self.lightning_module is None:
+            return -1
+        if self.fit_loop.loader is None:
+            rank_zero_info("Loading `train_dataloader` to estimate number of stepping batches.")
+            self.fit_loop.setup_data()
+        batches = self.num_training_batches
+        if batches == float("inf"):
+            return float("inf") if self.max_steps == -1 else self.max_steps
+        max_epochs = self.max_epochs if self.max_epochs is not None else 1000
+        total = -(-int(batches) // self.accumulate_grad_batches) * max(max_epochs, 1)
+        return total if self.max_steps == -1 else min(total, self.max_steps)
+
+
+def _unwrap(loaders: list[Any] | None) -> Any:
+    if loaders is None:
+        return None
+    return loaders[0] if len(loaders) == 1 else loaders
+
+
+def _check_model(model: Any) -> LightningModule:
+    if not isinstance(model, LightningModule):
+        raise TypeError(f"`model` must be a `LightningModule`, got `{type(model).__qualname__}`")
+    return model
+
+
+def _checkpoints_last(callbacks: list[Callback]) -> list[Callback]:
+    """Checkpoint callbacks run after the others, so they see every metric the others logged."""
+    return [cb for cb in callbacks if not isinstance(cb, Checkpoint)] + [
+        cb for cb in callbacks if isinstance(cb, Checkpoint)
+    ]
+
+
+def _reject_unsupported(**arguments: tuple[Any, Any]) -> None:
+    for name, (value, default) in arguments.items():
+        if value != default:
+            raise MisconfigurationException(
+                f"Trainer({name}={value!r}) is not implemented by shim yet; leave it at its default ({default!r})."
+            )

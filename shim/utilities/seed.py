@@ -1,0 +1,140 @@
+"""Seeding of Python, NumPy (when installed) and torch, and per-worker seeds for DataLoader workers."""
+
+import logging
+import os
+import random
+from collections.abc import Generator
+from contextlib import contextmanager
+from typing import Any
+
+import torch
+
+from shim.utilities.rank_zero import rank_zero_only, rank_zero_warn
+
+__all__ = ["seed_everything", "reset_seed", "pl_worker_init_function", "isolate_rng"]
+
+log = logging.getLogger(__name__)
+
+_MIN_SEED = 0
+_MAX_SEED = 2**32 - 1
+_MASK64 = (1 << 64) - 1
+
+
+def _numpy() -> Any:
+    try:
+        import numpy
+    except ImportError:
+        return None
+    return numpy
+
+
+def seed_everything(seed: int | None = None, workers: bool = False, verbose: bool = True) -> int:
+    """Seed Python's ``random``, NumPy (when installed) and torch, and remember the seed in ``PL_GLOBAL_SEED``.
+
+    Args:
+        seed: The seed. ``None`` reads ``PL_GLOBAL_SEED`` from the environment, or uses 0 with a warning.
+        workers: Give every DataLoader worker a seed derived from this one, its worker id and the process rank.
+        verbose: Log the chosen seed (and warn when none was given).
+
+    Returns:
+        The seed that was used.
+
+    Raises:
+        ValueError: If the seed is outside ``[0, 2**32 - 1]`` or ``PL_GLOBAL_SEED`` is not an integer.
+    """
+    if seed is None:
+        env_seed = os.environ.get("PL_GLOBAL_SEED")
+        if env_seed is None:
+            seed = 0
+            if verbose:
+                rank_zero_warn(f"No seed found, seed set to {seed}")
+        else:
+            try:
+                seed = int(env_seed)
+            except ValueError:
+                raise ValueError(f"PL_GLOBAL_SEED must hold an integer seed, got {env_seed!r}") from None
+    elif not isinstance(seed, int):
+        seed = int(seed)
+    if not _MIN_SEED <= seed <= _MAX_SEED:
+        raise ValueError(f"seed={seed} is out of range: a seed must lie in [{_MIN_SEED}, {_MAX_SEED}]")
+    if verbose:
+        log.info(f"Seed set to {seed}")
+    os.environ["PL_GLOBAL_SEED"] = str(seed)
+    random.seed(seed)
+    np = _numpy()
+    if np is not None:
+        np.random.seed(seed)
+    torch.manual_seed(seed)
+    os.environ["PL_SEED_WORKERS"] = str(int(workers))
+    return seed
+
+
+def reset_seed() -> None:
+    """Re-apply the seed stored in ``PL_GLOBAL_SEED`` (for example in a freshly spawned process)."""
+    seed = os.environ.get("PL_GLOBAL_SEED")
+    if seed is None:
+        return
+    workers = os.environ.get("PL_SEED_WORKERS", "0")
+    seed_everything(int(seed), workers=bool(int(workers)), verbose=False)
+
+
+def _seed_sequence(base_seed: int, worker_id: int, global_rank: int, count: int) -> list[int]:
+    # Mix the three inputs into one 64-bit value (the MurmurHash3 finaliser spreads small seeds over all bits),
+    # then draw `count` values from a 64-bit linear congruential generator. Lightning derives worker seeds the
+    # same way, so workers see the same random streams under both.
+    state = ((base_seed << 32) | (worker_id << 16) | global_rank) & _MASK64
+    state ^= state >> 33
+    state = (state * 0xFF51AFD7ED558CCD) & _MASK64
+    state ^= state >> 33
+    state = (state * 0xC4CEB9FE1A85EC53) & _MASK64
+    state ^= state >> 33
+    seeds = []
+    for _ in range(count):
+        state = (state * 6364136223846793005 + 1) & _MASK64
+        seeds.append(state)
+    return seeds
+
+
+def pl_worker_init_function(worker_id: int, rank: int | None = None) -> None:
+    """Seed torch, ``random`` and NumPy inside a DataLoader worker from the process seed, worker id and rank.
+
+    The Trainer installs it as ``worker_init_fn`` after ``seed_everything(..., workers=True)``.
+    """
+    global_rank = rank if rank is not None else rank_zero_only.rank
+    # torch gives each worker initial_seed = base_seed + worker_id; recover the base to use all its bits
+    base_seed = torch.initial_seed() - worker_id
+    seeds = _seed_sequence(base_seed, worker_id, global_rank, count=4)
+    torch.manual_seed(seeds[0])
+    random.seed((seeds[1] << 32) | seeds[2])
+    np = _numpy()
+    if np is not None:
+        np.random.seed(np.random.SeedSequence([base_seed, worker_id, global_rank]).generate_state(4))
+
+
+def _collect_rng_states() -> dict[str, Any]:
+    states: dict[str, Any] = {"torch": torch.get_rng_state(), "python": random.getstate()}
+    np = _numpy()
+    if np is not None:
+        states["numpy"] = np.random.get_state()
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        states["torch.cuda"] = torch.cuda.get_rng_state_all()
+    return states
+
+
+def _set_rng_states(states: dict[str, Any]) -> None:
+    torch.set_rng_state(states["torch"])
+    random.setstate(states["python"])
+    if "numpy" in states:
+        _numpy().random.set_state(states["numpy"])
+    if "torch.cuda" in states:
+        torch.cuda.set_rng_state_all(states["torch.cuda"])
+
+
+@contextmanager
+def isolate_rng() -> Generator[None, None, None]:
+    """Restore the random states of torch, Python and NumPy on exit, so the block does not disturb them."""
+    states = _collect_rng_states()
+    try:
+        yield
+    finally:
+        _set_rng_states(states)
