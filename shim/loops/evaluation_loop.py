@@ -137,13 +137,13 @@ class EvaluationLoop:
             if not first:
                 self._store_dataloader_outputs()
             first = False
-            fetcher = iter(BatchFetcher(loader, limit))
+            fetcher = BatchFetcher(loader, limit).start()
             self._evaluate_loader(fetcher, dataloader_idx, multiple, takes_batch_idx)
         self._store_dataloader_outputs()
         return self._on_run_end(prefix)
 
     def _evaluate_loader(
-        self, fetcher: Iterator[Any], dataloader_idx: int, multiple: bool, takes_batch_idx: bool
+        self, fetcher: BatchFetcher, dataloader_idx: int, multiple: bool, takes_batch_idx: bool
     ) -> None:
         trainer = self.trainer
         hooks = trainer._hooks
@@ -152,7 +152,7 @@ class EvaluationLoop:
         step = trainer.strategy.test_step if self._testing else trainer.strategy.validation_step
         batch_idx = 0
         for batch in fetcher:
-            self.batch_progress.is_last_batch = fetcher.done  # type: ignore[attr-defined]
+            self.batch_progress.is_last_batch = fetcher.done
             batch = trainer._transfer_batch(batch, dataloader_idx)
             hook_args: tuple[Any, ...] = (batch, batch_idx, dataloader_idx) if multiple else (batch, batch_idx)
             self.batch_progress.increment_ready()

@@ -29,6 +29,10 @@ class BatchFetcher:
         self.done = False
 
     def __iter__(self) -> "BatchFetcher":
+        return self
+
+    def start(self) -> "BatchFetcher":
+        """Begin a new pass over the loader (one ``iter(loader)``, so one draw of its base seed)."""
         self._iterator = iter(self.loader)
         self._ahead = _NOTHING
         self.fetched = 0

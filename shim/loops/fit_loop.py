@@ -110,7 +110,7 @@ class FitLoop:
         check_iterable(loader, self.source)
         self.loader = add_worker_seeding(loader, trainer.global_rank)
         self.max_batches = parse_num_batches(RunningStage.TRAINING, loader_length(loader), trainer.limit_train_batches)
-        self._fetcher = iter(BatchFetcher(self.loader, self.max_batches))
+        self._fetcher = BatchFetcher(self.loader, self.max_batches).start()
         if self.max_batches == 0:
             return
         self._last_reload_epoch = trainer.current_epoch
@@ -166,7 +166,7 @@ class FitLoop:
         # the first epoch's iterator was made in setup_data; later epochs start a new pass here
         if trainer.current_epoch > 0 and not reloaded:
             assert self._fetcher is not None
-            iter(self._fetcher)
+            self._fetcher.start()
 
     def advance(self) -> None:
         assert self._fetcher is not None

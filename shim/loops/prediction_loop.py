@@ -67,7 +67,7 @@ class PredictionLoop:
         for dataloader_idx, (loader, limit) in enumerate(zip(self.loaders, self.max_batches, strict=True)):
             if limit == 0:
                 continue
-            fetcher = iter(BatchFetcher(loader, limit))
+            fetcher = BatchFetcher(loader, limit).start()
             for batch_idx, batch in enumerate(fetcher):
                 self.batch_progress.is_last_batch = fetcher.done
                 batch = trainer._transfer_batch(batch, dataloader_idx)

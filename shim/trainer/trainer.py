@@ -327,6 +327,28 @@ class Trainer:
         results = self._call_and_handle_interrupt(self._run, model, ckpt_path)
         return [convert_tensors_to_scalars(r) for r in results]
 
+    def save_checkpoint(
+        self, filepath: str | os.PathLike, weights_only: bool = False, storage_options: Any | None = None
+    ) -> None:
+        """Save the model, optimizers, schedulers, loop counters and callback states to ``filepath``.
+
+        Raises:
+            AttributeError: If no model is attached yet (call ``fit``/``validate``/... first).
+        """
+        from shim.trainer.checkpointing import dump_checkpoint, save_checkpoint_file
+
+        if self._model is None:
+            raise AttributeError(
+                "Saving a checkpoint is only possible after a model is attached to the Trainer: call `trainer.fit`,"
+                " `validate`, `test` or `predict` first."
+            )
+        if storage_options is not None:
+            raise TypeError(f"save_checkpoint(storage_options={storage_options!r}) is not supported by shim")
+        checkpoint = dump_checkpoint(self, weights_only)
+        if self.is_global_zero:
+            save_checkpoint_file(checkpoint, filepath)
+        self.strategy.barrier("Trainer.save_checkpoint")
+
     def _model_for(self, fn_name: str, model: LightningModule | None) -> LightningModule:
         if model is None:
             if self._model is None:
