@@ -17,7 +17,7 @@ __all__ = ["__version__", "Callback", "LightningDataModule", "LightningModule", 
 
 # Like Lightning: INFO messages (model summary, stop reasons) reach stderr unless the application configured logging.
 _logger = logging.getLogger(__name__)
+_logger.setLevel(logging.INFO)
 if not logging.getLogger().hasHandlers() and not _logger.handlers:
-    _logger.setLevel(logging.INFO)
     _logger.addHandler(logging.StreamHandler())
     _logger.propagate = False

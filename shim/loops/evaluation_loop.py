@@ -204,15 +204,28 @@ class EvaluationLoop:
         return logged_outputs
 
     def _check_dataloader_idx_argument(self) -> None:
-        if self.num_dataloaders < 2:
-            return
+        """Several loaders need ``dataloader_idx`` in the step and batch hooks; one loader must not require it."""
+        import inspect
+
         prefix = self._hook_prefix
-        step_fn = getattr(self.trainer.lightning_module, f"{prefix}_step")
-        if not is_param_in_hook_signature(step_fn, "dataloader_idx", explicit=True):
-            raise RuntimeError(
-                f"There are {self.num_dataloaders} {self.stage.dataloader_prefix} dataloaders, but `{prefix}_step`"
-                " has no `dataloader_idx` parameter: add `dataloader_idx=0` to its signature."
-            )
+        module = self.trainer.lightning_module
+        several = self.num_dataloaders > 1
+        loader_name = f"{self.stage.dataloader_prefix}_dataloader"
+        for hook in (f"{prefix}_step", f"on_{prefix}_batch_start", f"on_{prefix}_batch_end"):
+            fn = getattr(module, hook)
+            accepts = is_param_in_hook_signature(fn, "dataloader_idx")
+            if several and not accepts:
+                raise RuntimeError(
+                    f"There are {self.num_dataloaders} `{loader_name}`s, but `{type(module).__name__}.{hook}()` has"
+                    " no `dataloader_idx` parameter: add `dataloader_idx=0` to its signature."
+                )
+            if not several and accepts:
+                parameter = inspect.signature(fn).parameters.get("dataloader_idx")
+                if parameter is not None and parameter.default is inspect.Parameter.empty:
+                    raise RuntimeError(
+                        f"There is a single `{loader_name}`, but `{type(module).__name__}.{hook}()` requires"
+                        " `dataloader_idx`: remove it or give it a default (`dataloader_idx=0`)."
+                    )
 
     def teardown(self) -> None:
         self.results.cpu()

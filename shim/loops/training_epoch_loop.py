@@ -210,7 +210,7 @@ class TrainingEpochLoop:
             return True
         if isinstance(trainer.limit_train_batches, int) and is_infinite:
             return (self.batch_idx + 1) % trainer.limit_train_batches == 0
-        if not is_infinite:
+        if val_check_batch is not None and not is_infinite:
             iteration = self.total_batch_idx if trainer.check_val_every_n_epoch is None else self.batch_idx
             return (iteration + 1) % int(val_check_batch) == 0
         return is_last_batch

@@ -152,7 +152,7 @@ class Trainer:
         self.should_stop = False
         self.accumulate_grad_batches = config.accumulate_grad_batches
         self._accumulation_from_schedule = config.accumulation_schedule is not None
-        self.val_check_batch: int | float = float("inf")
+        self.val_check_batch: int | float | None = None
         self.datamodule: LightningDataModule | None = None
         self._model: LightningModule | None = None
         self.ckpt_path: str | None = None
@@ -1020,17 +1020,19 @@ class Trainer:
 
     @property
     def estimated_stepping_batches(self) -> int | float:
-        """The number of optimizer steps fit will take, from ``max_epochs``, ``max_steps`` and the loader length."""
-        if self.max_epochs == -1 or (self.max_epochs is None and self.max_steps != -1):
+        """The number of optimizer steps fit will take, from ``max_epochs``, ``max_steps`` and the loader length.
+
+        Without an epoch limit it is ``max_steps`` (infinite when that is -1 too); with a loader of unknown length
+        it is ``max_steps``.
+        """
+        if self.max_epochs == -1:
             return float("inf") if self.max_steps == -1 else self.max_steps
-        if self.lightning_module is None:
-            return -1
         if self.fit_loop.loader is None:
             rank_zero_info("Loading `train_dataloader` to estimate number of stepping batches.")
             self.fit_loop.setup_data()
         batches = self.num_training_batches
         if batches == float("inf"):
-            return float("inf") if self.max_steps == -1 else self.max_steps
+            return self.max_steps
         max_epochs = self.max_epochs if self.max_epochs is not None else 1000
         total = -(-int(batches) // self.accumulate_grad_batches) * max(max_epochs, 1)
         return total if self.max_steps == -1 else min(total, self.max_steps)

@@ -30,6 +30,8 @@ def _base_module(pkg: ModuleType, variant: str) -> type:
                 opt.step()
                 opt.zero_grad()
                 return loss
+            if variant == "stop_at_1" and batch_idx == 1:
+                self.trainer.should_stop = True
             if variant == "none_at_1" and batch_idx == 1:
                 return None
             if variant == "raise_at_1" and batch_idx == 1:
@@ -39,7 +41,7 @@ def _base_module(pkg: ModuleType, variant: str) -> type:
             self.log("train_both", loss, on_step=True, on_epoch=True, prog_bar=True)
             return {"loss": loss}
 
-        def validation_step(self, batch: Any, batch_idx: int) -> Any:
+        def validation_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> Any:
             loss = self.step(batch)
             self.log("val_loss", loss)
             self.log("val_max", loss, reduce_fx="max")
@@ -53,10 +55,34 @@ def _base_module(pkg: ModuleType, variant: str) -> type:
         def on_train_epoch_end(self) -> None:
             self.log("epoch_end_metric", float(self.current_epoch))
 
-        def train_dataloader(self) -> DataLoader:
-            return DataLoader(self.data["train"], batch_size=2)
+        def on_train_batch_start(self, batch: Any, batch_idx: int) -> Any:
+            if variant == "skip_rest_at_1" and batch_idx == 1:
+                return -1
+            return None
 
-        def val_dataloader(self) -> DataLoader:
+        def configure_optimizers(self) -> Any:
+            optimizer = torch.optim.SGD(self.parameters(), lr=0.1, momentum=0.9)
+            if variant == "plateau":
+                scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, patience=0, factor=0.5)
+                return {"optimizer": optimizer, "lr_scheduler": scheduler, "monitor": "val_loss"}
+            if variant == "step_scheduler":
+                scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.7)
+                return [{"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step", "frequency": 2}}]
+            return [optimizer], [torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.5)]
+
+        def train_dataloader(self) -> DataLoader:
+            batch_size = 5 if variant == "uneven_batches" else 2
+            return DataLoader(self.data["train"], batch_size=batch_size, shuffle=variant == "shuffle_dropout")
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            out = self.layer(x)
+            if variant == "shuffle_dropout":
+                out = torch.nn.functional.dropout(out, 0.3, training=self.training)
+            return out
+
+        def val_dataloader(self) -> Any:
+            if variant == "two_val_loaders":
+                return [DataLoader(self.data["val"], batch_size=3), DataLoader(self.data["val"][:4], batch_size=2)]
             return DataLoader(self.data["val"], batch_size=3)
 
         def test_dataloader(self) -> DataLoader:
@@ -93,7 +119,17 @@ CONFIGS: dict[str, tuple[str, str, dict[str, Any]]] = {
     "manual": ("fit", "manual", {"max_epochs": 1, "limit_train_batches": 2, "limit_val_batches": 0}),
     "none_at_1": ("fit", "none_at_1", {"max_epochs": 1, "limit_train_batches": 3, "limit_val_batches": 0}),
     "raise_at_1": ("fit", "raise_at_1", {"max_epochs": 1, "limit_train_batches": 3, "num_sanity_val_steps": 1}),
+    "shuffle_dropout": ("fit", "shuffle_dropout", {"max_epochs": 3, "limit_val_batches": 2, "num_sanity_val_steps": 1}),
+    "plateau": ("fit", "plateau", {"max_epochs": 3, "limit_train_batches": 2, "limit_val_batches": 2}),
+    "step_scheduler": ("fit", "step_scheduler", {"max_epochs": 2, "limit_train_batches": 3, "limit_val_batches": 1}),
+    "two_val_loaders": ("fit", "two_val_loaders", {"max_epochs": 1, "limit_train_batches": 2, "num_sanity_val_steps": 1}),
+    "skip_rest_at_1": ("fit", "skip_rest_at_1", {"max_epochs": 2, "limit_train_batches": 3, "limit_val_batches": 1}),
+    "fast_dev_run": ("fit", "auto", {"fast_dev_run": 2, "max_epochs": 5}),
+    "min_steps_and_stop": ("fit", "auto", {"max_epochs": 3, "limit_train_batches": 2, "limit_val_batches": 1, "max_steps": 5}),
+    "uneven_batches": ("fit", "uneven_batches", {"max_epochs": 2, "limit_val_batches": 2, "log_every_n_steps": 1}),
+    "stop_with_min_epochs": ("fit", "stop_at_1", {"max_epochs": 4, "min_epochs": 2, "limit_train_batches": 2, "limit_val_batches": 1}),
     "validate": ("validate", "auto", {"limit_val_batches": 2}),
+    "validate_two_loaders": ("validate", "two_val_loaders", {"limit_val_batches": 2}),
     "test": ("test", "auto", {"limit_test_batches": 2}),
     "predict": ("predict", "auto", {"limit_predict_batches": 2}),
 }
