@@ -23,7 +23,7 @@ on_validation_epoch_start on_validation_epoch_end on_validation_batch_start on_v
 on_test_start on_test_end on_test_epoch_start on_test_epoch_end on_test_batch_start on_test_batch_end
 on_predict_start on_predict_end on_predict_epoch_start on_predict_epoch_end on_predict_batch_start
 on_predict_batch_end on_before_backward on_after_backward on_before_optimizer_step on_before_zero_grad
-""".split()
+""".split()  # noqa: SIM905  # noqa: SIM905
 
 CALLBACK_HOOKS = """
 setup teardown on_fit_start on_fit_end on_sanity_check_start on_sanity_check_end
@@ -34,7 +34,7 @@ on_test_batch_start on_test_batch_end on_predict_batch_start on_predict_batch_en
 on_train_start on_train_end on_validation_start on_validation_end on_test_start on_test_end
 on_predict_start on_predict_end on_exception on_before_backward on_after_backward
 on_before_optimizer_step on_before_zero_grad
-""".split()
+""".split()  # noqa: SIM905
 
 
 def describe(value: Any) -> str:

@@ -11,10 +11,10 @@ __all__ = ["Accelerator"]
 class Accelerator(ABC):
     """One kind of hardware (CPU, CUDA GPU, ...): device setup and availability."""
 
-    def setup_device(self, device: torch.device) -> None:
+    def setup_device(self, device: torch.device) -> None:  # noqa: B027 - optional for subclasses
         """Prepare ``device`` for use by this process."""
 
-    def teardown(self) -> None:
+    def teardown(self) -> None:  # noqa: B027 - optional for subclasses
         """Release what ``setup_device`` acquired."""
 
     def get_device_stats(self, device: torch.device | str | int) -> dict[str, Any]:

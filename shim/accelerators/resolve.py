@@ -115,6 +115,4 @@ def resolve_precision(precision: Any) -> Precision:
         raise MisconfigurationException(
             f"precision={precision!r} is not implemented by shim yet; for now use precision='32-true'."
         )
-    raise MisconfigurationException(
-        f"precision={precision!r} is not supported; choose one of {list(_ALL_PRECISIONS)}"
-    )
+    raise MisconfigurationException(f"precision={precision!r} is not supported; choose one of {list(_ALL_PRECISIONS)}")

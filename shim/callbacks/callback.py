@@ -41,7 +41,9 @@ class Callback:
     def on_sanity_check_end(self, trainer: "Trainer", pl_module: "LightningModule") -> None:
         """Called when the validation sanity check ends."""
 
-    def on_train_batch_start(self, trainer: "Trainer", pl_module: "LightningModule", batch: Any, batch_idx: int) -> None:
+    def on_train_batch_start(
+        self, trainer: "Trainer", pl_module: "LightningModule", batch: Any, batch_idx: int
+    ) -> None:
         """Called before a training batch."""
 
     def on_train_batch_end(

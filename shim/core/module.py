@@ -86,9 +86,7 @@ class _DeviceDtypeMixin(nn.Module):
                     module._dtype = dtype
 
 
-class LightningModule(
-    _DeviceDtypeMixin, HyperparametersMixin, ModelHooks, DataHooks, CheckpointHooks, nn.Module
-):
+class LightningModule(_DeviceDtypeMixin, HyperparametersMixin, ModelHooks, DataHooks, CheckpointHooks, nn.Module):
     """Organises a PyTorch model for the Trainer: steps, optimizers and hooks in one ``nn.Module``."""
 
     CHECKPOINT_HYPER_PARAMS_KEY = "hyper_parameters"
@@ -275,7 +273,8 @@ class LightningModule(
 
     def toggle_optimizer(self, optimizer: Optimizer | LightningOptimizer) -> None:
         """Freeze every parameter not optimized by ``optimizer`` (for several optimizers in manual optimization)."""
-        own = {id(p) for group in optimizer.param_groups for p in group["params"]}
+        groups: list[dict[str, Any]] = optimizer.param_groups  # type: ignore[union-attr]
+        own = {id(p) for group in groups for p in group["params"]}
         self._param_requires_grad_state: dict[int, bool] = {}
         for opt in self.trainer.optimizers:
             for group in opt.param_groups:

@@ -42,7 +42,9 @@ class LightningOptimizer:
         return self._optimizer
 
     @classmethod
-    def _to_lightning_optimizer(cls, optimizer: "Optimizer | LightningOptimizer", strategy: "Strategy") -> "LightningOptimizer":
+    def _to_lightning_optimizer(
+        cls, optimizer: "Optimizer | LightningOptimizer", strategy: "Strategy"
+    ) -> "LightningOptimizer":
         wrapped = optimizer if isinstance(optimizer, LightningOptimizer) else cls(optimizer)
         wrapped._strategy = strategy
         return wrapped
@@ -94,7 +96,7 @@ class _NoOptimizer(Optimizer):
     def __init__(self) -> None:
         super().__init__([torch.zeros(1)], {})
 
-    def step(self, closure: Callable[[], Any] | None = None) -> Any:  # type: ignore[override]
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
         return closure() if closure is not None else None
 
     def zero_grad(self, set_to_none: bool = True) -> None:
@@ -181,7 +183,9 @@ def _scheduler_config(scheduler: Any, monitor: str | None, automatic: bool) -> L
         return LRSchedulerConfig(**{k: v for k, v in scheduler.items() if k in _CONFIG_KEYS - set(ignored)})
     extra = set(scheduler) - _CONFIG_KEYS
     if extra:
-        rank_zero_warn(f"The lr scheduler dict has unsupported keys {extra}; they are ignored.", category=RuntimeWarning)
+        rank_zero_warn(
+            f"The lr scheduler dict has unsupported keys {extra}; they are ignored.", category=RuntimeWarning
+        )
         scheduler = {k: v for k, v in scheduler.items() if k in _CONFIG_KEYS}
     if "scheduler" not in scheduler:
         raise MisconfigurationException(

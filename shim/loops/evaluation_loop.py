@@ -1,7 +1,6 @@
 """``EvaluationLoop``: one pass over the validation or test data loaders, in order, with its hooks and metrics."""
 
 from collections import ChainMap
-from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
@@ -10,12 +9,17 @@ from torch import nn
 
 from shim.loops.fetcher import BatchFetcher
 from shim.loops.progress import BatchProgress
-from shim.trainer.data import DataSource, add_worker_seeding, as_loader_list, check_iterable, loader_length
-from shim.trainer.data import parse_num_batches
+from shim.trainer.data import (
+    DataSource,
+    add_worker_seeding,
+    as_loader_list,
+    check_iterable,
+    loader_length,
+    parse_num_batches,
+)
 from shim.trainer.metrics import ResultCollection
 from shim.trainer.states import RunningStage, TrainerFn
 from shim.utilities.apply_func import convert_tensors_to_scalars
-from shim.utilities.exceptions import MisconfigurationException
 from shim.utilities.signature import is_param_in_hook_signature
 
 if TYPE_CHECKING:
@@ -150,8 +154,7 @@ class EvaluationLoop:
         store = trainer._metrics
         prefix = self._hook_prefix
         step = trainer.strategy.test_step if self._testing else trainer.strategy.validation_step
-        batch_idx = 0
-        for batch in fetcher:
+        for batch_idx, batch in enumerate(fetcher):
             self.batch_progress.is_last_batch = fetcher.done
             batch = trainer._transfer_batch(batch, dataloader_idx)
             hook_args: tuple[Any, ...] = (batch, batch_idx, dataloader_idx) if multiple else (batch, batch_idx)
@@ -170,7 +173,6 @@ class EvaluationLoop:
                 seen = self._seen_batches_per_dataloader.get(dataloader_idx, 0)
                 store.update_eval_step_metrics(seen)
                 self._seen_batches_per_dataloader[dataloader_idx] = seen + 1
-            batch_idx += 1
 
     def _store_dataloader_outputs(self) -> None:
         store = self.trainer._metrics

@@ -5,10 +5,16 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from shim.loops.fetcher import BatchFetcher
-from shim.loops.progress import Progress
+from shim.loops.progress import ProcessedTracker, Progress
 from shim.loops.training_epoch_loop import TrainingEpochLoop, is_max_limit_reached
-from shim.trainer.data import DataSource, add_worker_seeding, as_loader_list, check_iterable, loader_length
-from shim.trainer.data import parse_num_batches
+from shim.trainer.data import (
+    DataSource,
+    add_worker_seeding,
+    as_loader_list,
+    check_iterable,
+    loader_length,
+    parse_num_batches,
+)
 from shim.trainer.states import RunningStage
 from shim.utilities.exceptions import MisconfigurationException
 from shim.utilities.rank_zero import PossibleUserWarning, rank_zero_info, rank_zero_warn
@@ -39,7 +45,7 @@ class FitLoop:
         self.min_epochs = min_epochs
         self.max_epochs = max_epochs
         self.epoch_loop = TrainingEpochLoop(trainer)
-        self.epoch_progress = Progress()
+        self.epoch_progress = Progress.of(ProcessedTracker)
         self.max_batches: int | float = float("inf")
         self.source = DataSource(None, "train_dataloader")
         self.loader: Any = None
@@ -85,9 +91,7 @@ class FitLoop:
             self.epoch_progress.current.completed = self.epoch_progress.current.processed
             rank_zero_info(f"`Trainer.fit` stopped: `max_epochs={self.max_epochs!r}` reached.")
             return True
-        if self.trainer.should_stop and self.can_stop_early:
-            return True
-        return False
+        return self.trainer.should_stop and self.can_stop_early
 
     @property
     def skip(self) -> bool:

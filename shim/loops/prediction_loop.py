@@ -5,8 +5,14 @@ from typing import TYPE_CHECKING, Any
 from shim.loops.evaluation_loop import ModuleModes, no_grad_context
 from shim.loops.fetcher import BatchFetcher
 from shim.loops.progress import BatchProgress
-from shim.trainer.data import DataSource, add_worker_seeding, as_loader_list, check_iterable, loader_length
-from shim.trainer.data import parse_num_batches
+from shim.trainer.data import (
+    DataSource,
+    add_worker_seeding,
+    as_loader_list,
+    check_iterable,
+    loader_length,
+    parse_num_batches,
+)
 from shim.trainer.states import RunningStage
 from shim.utilities.signature import is_param_in_hook_signature
 

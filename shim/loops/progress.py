@@ -5,7 +5,7 @@ current run (epoch). Field names and nesting follow Lightning's checkpoints (``l
 """
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 __all__ = [
     "ReadyCompletedTracker",
@@ -55,15 +55,18 @@ class ProcessedTracker(StartedTracker):
         self.processed = self.completed
 
 
+T = TypeVar("T", bound=ReadyCompletedTracker)
+
+
 @dataclass
-class Progress:
+class Progress(Generic[T]):
     """A tracker for the whole run (``total``) and one for the current epoch or run (``current``)."""
 
-    total: ReadyCompletedTracker = field(default_factory=ProcessedTracker)
-    current: ReadyCompletedTracker = field(default_factory=ProcessedTracker)
+    total: T
+    current: T
 
     @classmethod
-    def of(cls, tracker: type[ReadyCompletedTracker]) -> "Progress":
+    def of(cls, tracker: type[T]) -> "Progress[T]":
         return cls(total=tracker(), current=tracker())
 
     def increment_ready(self) -> None:
@@ -101,9 +104,11 @@ class Progress:
 
 
 @dataclass
-class BatchProgress(Progress):
+class BatchProgress(Progress[ProcessedTracker]):
     """Batch counters, plus whether the current batch is the last of its epoch."""
 
+    total: ProcessedTracker = field(default_factory=ProcessedTracker)
+    current: ProcessedTracker = field(default_factory=ProcessedTracker)
     is_last_batch: bool = False
 
     def reset_on_run(self) -> None:
@@ -116,7 +121,7 @@ class BatchProgress(Progress):
 
 
 @dataclass
-class SchedulerProgress(Progress):
+class SchedulerProgress(Progress[ReadyCompletedTracker]):
     """How often the LR schedulers stepped."""
 
     total: ReadyCompletedTracker = field(default_factory=ReadyCompletedTracker)
@@ -127,8 +132,8 @@ class SchedulerProgress(Progress):
 class OptimizerProgress:
     """How often the optimizer stepped and zeroed its gradients."""
 
-    step: Progress = field(default_factory=lambda: Progress.of(ReadyCompletedTracker))
-    zero_grad: Progress = field(default_factory=lambda: Progress.of(StartedTracker))
+    step: Progress[ReadyCompletedTracker] = field(default_factory=lambda: Progress.of(ReadyCompletedTracker))
+    zero_grad: Progress[StartedTracker] = field(default_factory=lambda: Progress.of(StartedTracker))
 
     def reset(self) -> None:
         self.step.reset()

@@ -58,9 +58,7 @@ def dump_checkpoint(trainer: "Trainer", weights_only: bool = False) -> dict[str,
         "loops": _loops_state(trainer),
     }
     if not weights_only:
-        checkpoint["callbacks"] = {
-            cb.state_key: state for cb in trainer.callbacks if (state := cb.state_dict())
-        }
+        checkpoint["callbacks"] = {cb.state_key: state for cb in trainer.callbacks if (state := cb.state_dict())}
         checkpoint["optimizer_states"] = [opt.state_dict() for opt in trainer.optimizers]
         checkpoint["lr_schedulers"] = [config.scheduler.state_dict() for config in trainer.lr_scheduler_configs]
         precision_state = trainer.precision_plugin.state_dict()

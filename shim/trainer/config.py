@@ -51,7 +51,7 @@ def _batch_limit(value: Any, name: str) -> int | float:
     """``None`` means all batches; an int counts batches; a float in [0, 1] is a fraction."""
     if value is None:
         return 1.0
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise MisconfigurationException(
             f"{name}={value!r} is not valid: give an int number of batches or a float fraction in [0.0, 1.0]."
         )
@@ -187,7 +187,9 @@ def parse_trainer_args(
             f"fast_dev_run={fast_dev_run!r} is not valid: give True/False or an int >= 0 number of batches."
         )
     if deterministic not in (None, True, False, "warn"):
-        raise MisconfigurationException(f"deterministic={deterministic!r} is not valid: give True, False, 'warn' or None.")
+        raise MisconfigurationException(
+            f"deterministic={deterministic!r} is not valid: give True, False, 'warn' or None."
+        )
     if (
         isinstance(reload_dataloaders_every_n_epochs, bool)
         or not isinstance(reload_dataloaders_every_n_epochs, int)

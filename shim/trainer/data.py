@@ -79,11 +79,7 @@ def check_iterable(loader: Any, source: DataSource) -> None:
 
 def add_worker_seeding(loader: Any, rank: int) -> Any:
     """Give every worker of ``loader`` its own seed after ``seed_everything(..., workers=True)``."""
-    if (
-        isinstance(loader, DataLoader)
-        and int(os.environ.get("PL_SEED_WORKERS", "0"))
-        and loader.worker_init_fn is None
-    ):
+    if isinstance(loader, DataLoader) and int(os.environ.get("PL_SEED_WORKERS", "0")) and loader.worker_init_fn is None:
         loader.worker_init_fn = partial(pl_worker_init_function, rank=rank)
     return loader
 

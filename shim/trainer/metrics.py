@@ -234,7 +234,9 @@ class LoggedValue:
         if value is None:
             return None
         if not isinstance(value, Tensor):
-            raise ValueError(f"The `.compute()` of the metric logged as {self.meta.name!r} must return a tensor, got {value!r}")
+            raise ValueError(
+                f"The `.compute()` of the metric logged as {self.meta.name!r} must return a tensor, got {value!r}"
+            )
         return value if self.meta.enable_graph else value.detach()
 
 
@@ -386,7 +388,7 @@ class MetricStore:
         return self.current_fx != fx and self.first_loop_iter in (None, True)
 
     def on_batch_start(self, batch: Any, dataloader_idx: int | None = None) -> None:
-        self.first_loop_iter = True if self.first_loop_iter is None else False
+        self.first_loop_iter = self.first_loop_iter is None
         assert self.results is not None
         self.results.batch = batch
         self.results.batch_size = None

@@ -1,4 +1,4 @@
-"""What the Trainer is doing: the entry point called (``TrainerFn``), the loop running (``RunningStage``), the status."""
+"""What the Trainer is doing: the entry point (``TrainerFn``), the loop running (``RunningStage``), the status."""
 
 from dataclasses import dataclass
 from enum import Enum

@@ -303,7 +303,7 @@ class Trainer:
         self._begin(TrainerFn.PREDICTING, RunningStage.PREDICTING)
         self.predict_loop.return_predictions = True if return_predictions is None else return_predictions
         self._attach(model, datamodule, {"predict": dataloaders})
-        return self._call_and_handle_interrupt(self._run, model, ckpt_path)  # type: ignore[no-any-return]
+        return self._call_and_handle_interrupt(self._run, model, ckpt_path)
 
     def _evaluate(
         self,
@@ -600,7 +600,9 @@ class Trainer:
         if owner is None:
             owner = self.lightning_module
             dm = self.datamodule
-            if dm is not None and (name in vars(dm) or getattr(type(dm), name) is not getattr(LightningDataModule, name)):
+            if dm is not None and (
+                name in vars(dm) or getattr(type(dm), name) is not getattr(LightningDataModule, name)
+            ):
                 if self._module_overrides(name):
                     rank_zero_warn(
                         f"`{name}` is overridden in both the LightningModule and the LightningDataModule; the"
@@ -615,8 +617,7 @@ class Trainer:
         overridden = any(
             self._module_overrides(h)
             or (
-                self.datamodule is not None
-                and getattr(type(self.datamodule), h) is not getattr(LightningDataModule, h)
+                self.datamodule is not None and getattr(type(self.datamodule), h) is not getattr(LightningDataModule, h)
             )
             for h in _BATCH_HOOKS
         )
@@ -658,7 +659,9 @@ class Trainer:
             return
         if time.monotonic() - self._fit_start_time >= max_time.total_seconds():
             if not self.should_stop:
-                rank_zero_info(f"Time limit reached. Elapsed time is over max_time={max_time}. Signaling Trainer to stop.")
+                rank_zero_info(
+                    f"Time limit reached. Elapsed time is over max_time={max_time}. Signaling Trainer to stop."
+                )
             self.should_stop = True
 
     def _set_stage(self, stage: RunningStage | None) -> None:
@@ -688,21 +691,20 @@ class Trainer:
             return None
         if loop is self.fit_loop:
             return self.fit_loop.epoch_loop.results
-        return loop.results  # type: ignore[no-any-return]
+        return loop.results
 
     def _log_step_count(self) -> int:
         loop = self._active_loop
         if loop is self.fit_loop:
             return self.fit_loop.epoch_loop.batches_that_stepped + 1
-        return loop.batch_progress.current.ready  # type: ignore[no-any-return]
+        return loop.batch_progress.current.ready
 
     # ------------------------------------------------------------------------------------------------------
     # properties
     # ------------------------------------------------------------------------------------------------------
     @property
     def lightning_module(self) -> LightningModule:
-        module = self.strategy.lightning_module
-        return module  # type: ignore[return-value]
+        return self.strategy.lightning_module  # type: ignore[return-value]
 
     @property
     def model(self) -> torch.nn.Module | None:
@@ -785,7 +787,7 @@ class Trainer:
             dirpath = getattr(first, "log_dir", None) or getattr(first, "save_dir", None)
         else:
             dirpath = self.default_root_dir
-        return self.strategy.broadcast(dirpath)  # type: ignore[no-any-return]
+        return self.strategy.broadcast(dirpath)
 
     @property
     def callback_metrics(self) -> dict[str, Tensor]:

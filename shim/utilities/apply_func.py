@@ -9,7 +9,9 @@ import torch
 __all__ = ["apply_to_collection", "move_data_to_device", "convert_tensors_to_scalars"]
 
 
-def apply_to_collection(data: Any, dtype: type | tuple[type, ...], function: Callable, *args: Any, **kwargs: Any) -> Any:
+def apply_to_collection(
+    data: Any, dtype: type | tuple[type, ...], function: Callable, *args: Any, **kwargs: Any
+) -> Any:
     """Return ``data`` with ``function(x, *args, **kwargs)`` applied to every element of type ``dtype``.
 
     Containers keep their type: namedtuples and dataclasses are rebuilt, mappings keep their class and order.
@@ -21,7 +23,7 @@ def apply_to_collection(data: Any, dtype: type | tuple[type, ...], function: Cal
         if isinstance(data, dict) and type(data) is dict:
             return dict(items)
         try:
-            return type(data)(items)
+            return type(data)(items)  # type: ignore[call-arg]
         except TypeError:  # mappings whose constructor takes something else (e.g. defaultdict)
             copied = data.copy()  # type: ignore[attr-defined]
             copied.update(items)
@@ -63,7 +65,9 @@ def move_data_to_device(batch: Any, device: torch.device | str | int) -> Any:
         device = torch.device(device)
 
     def move(data: Any) -> Any:
-        kwargs = {"non_blocking": True} if isinstance(data, torch.Tensor) and torch.device(device).type == "cuda" else {}
+        kwargs = (
+            {"non_blocking": True} if isinstance(data, torch.Tensor) and torch.device(device).type == "cuda" else {}
+        )
         moved = data.to(device, **kwargs)
         # objects whose `.to` works in place and returns None keep their identity
         return data if moved is None else moved

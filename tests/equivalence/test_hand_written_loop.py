@@ -222,9 +222,7 @@ def _hand_written_run(setting: Setting) -> tuple[dict[str, torch.Tensor], dict[s
 def _closed_form(setting: Setting) -> dict[str, int]:
     n = setting.batches_per_epoch()
     steps = sum(math.ceil(n / setting.accumulation(e)) for e in range(setting.max_epochs))
-    val_runs = sum(
-        setting.validates_after(e, i, e * n + i) for e in range(setting.max_epochs) for i in range(n)
-    )
+    val_runs = sum(setting.validates_after(e, i, e * n + i) for e in range(setting.max_epochs) for i in range(n))
     scheduler_steps = {None: 0, "epoch": setting.max_epochs, "step": steps}[setting.scheduler]
     return {"steps": steps, "val_runs": val_runs, "scheduler_steps": scheduler_steps}
 

@@ -42,7 +42,9 @@ def _run(pkg: ModuleType, kwargs: dict[str, Any], tmp_path: Any) -> dict[str, An
 
         def on_validation_start(self) -> None:
             if not self.trainer.sanity_checking:
-                seen["val_runs"].append((self.current_epoch, self.trainer.fit_loop.epoch_loop.batch_idx, self.global_step))
+                seen["val_runs"].append(
+                    (self.current_epoch, self.trainer.fit_loop.epoch_loop.batch_idx, self.global_step)
+                )
 
     torch.manual_seed(0)
     trainer = pkg.Trainer(

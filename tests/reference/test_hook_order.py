@@ -67,7 +67,12 @@ def _base_module(pkg: ModuleType, variant: str) -> type:
                 return {"optimizer": optimizer, "lr_scheduler": scheduler, "monitor": "val_loss"}
             if variant == "step_scheduler":
                 scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.7)
-                return [{"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step", "frequency": 2}}]
+                return [
+                    {
+                        "optimizer": optimizer,
+                        "lr_scheduler": {"scheduler": scheduler, "interval": "step", "frequency": 2},
+                    }
+                ]
             return [optimizer], [torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.5)]
 
         def train_dataloader(self) -> DataLoader:
@@ -96,12 +101,21 @@ def _base_module(pkg: ModuleType, variant: str) -> type:
 
 CONFIGS: dict[str, tuple[str, str, dict[str, Any]]] = {
     # name: (entry point, module variant, trainer kwargs)
-    "fit": ("fit", "auto", {"max_epochs": 2, "limit_train_batches": 2, "limit_val_batches": 1, "num_sanity_val_steps": 1}),
+    "fit": (
+        "fit",
+        "auto",
+        {"max_epochs": 2, "limit_train_batches": 2, "limit_val_batches": 1, "num_sanity_val_steps": 1},
+    ),
     "fit_accumulate_clip": (
         "fit",
         "auto",
-        {"max_epochs": 2, "limit_train_batches": 3, "limit_val_batches": 1, "accumulate_grad_batches": 2,
-         "gradient_clip_val": 1.0},
+        {
+            "max_epochs": 2,
+            "limit_train_batches": 3,
+            "limit_val_batches": 1,
+            "accumulate_grad_batches": 2,
+            "gradient_clip_val": 1.0,
+        },
     ),
     "fit_no_sanity": ("fit", "auto", {"max_epochs": 1, "limit_train_batches": 2, "num_sanity_val_steps": 0}),
     "fit_val_interval": (
@@ -114,7 +128,11 @@ CONFIGS: dict[str, tuple[str, str, dict[str, Any]]] = {
         "auto",
         {"max_epochs": 3, "limit_train_batches": 1, "limit_val_batches": 1, "check_val_every_n_epoch": 2},
     ),
-    "fit_max_steps": ("fit", "auto", {"max_epochs": 5, "max_steps": 3, "limit_train_batches": 2, "limit_val_batches": 1}),
+    "fit_max_steps": (
+        "fit",
+        "auto",
+        {"max_epochs": 5, "max_steps": 3, "limit_train_batches": 2, "limit_val_batches": 1},
+    ),
     "fit_no_val": ("fit", "auto", {"max_epochs": 1, "limit_train_batches": 3, "limit_val_batches": 0}),
     "manual": ("fit", "manual", {"max_epochs": 1, "limit_train_batches": 2, "limit_val_batches": 0}),
     "none_at_1": ("fit", "none_at_1", {"max_epochs": 1, "limit_train_batches": 3, "limit_val_batches": 0}),
@@ -122,12 +140,24 @@ CONFIGS: dict[str, tuple[str, str, dict[str, Any]]] = {
     "shuffle_dropout": ("fit", "shuffle_dropout", {"max_epochs": 3, "limit_val_batches": 2, "num_sanity_val_steps": 1}),
     "plateau": ("fit", "plateau", {"max_epochs": 3, "limit_train_batches": 2, "limit_val_batches": 2}),
     "step_scheduler": ("fit", "step_scheduler", {"max_epochs": 2, "limit_train_batches": 3, "limit_val_batches": 1}),
-    "two_val_loaders": ("fit", "two_val_loaders", {"max_epochs": 1, "limit_train_batches": 2, "num_sanity_val_steps": 1}),
+    "two_val_loaders": (
+        "fit",
+        "two_val_loaders",
+        {"max_epochs": 1, "limit_train_batches": 2, "num_sanity_val_steps": 1},
+    ),
     "skip_rest_at_1": ("fit", "skip_rest_at_1", {"max_epochs": 2, "limit_train_batches": 3, "limit_val_batches": 1}),
     "fast_dev_run": ("fit", "auto", {"fast_dev_run": 2, "max_epochs": 5}),
-    "min_steps_and_stop": ("fit", "auto", {"max_epochs": 3, "limit_train_batches": 2, "limit_val_batches": 1, "max_steps": 5}),
+    "min_steps_and_stop": (
+        "fit",
+        "auto",
+        {"max_epochs": 3, "limit_train_batches": 2, "limit_val_batches": 1, "max_steps": 5},
+    ),
     "uneven_batches": ("fit", "uneven_batches", {"max_epochs": 2, "limit_val_batches": 2, "log_every_n_steps": 1}),
-    "stop_with_min_epochs": ("fit", "stop_at_1", {"max_epochs": 4, "min_epochs": 2, "limit_train_batches": 2, "limit_val_batches": 1}),
+    "stop_with_min_epochs": (
+        "fit",
+        "stop_at_1",
+        {"max_epochs": 4, "min_epochs": 2, "limit_train_batches": 2, "limit_val_batches": 1},
+    ),
     "validate": ("validate", "auto", {"limit_val_batches": 2}),
     "validate_two_loaders": ("validate", "two_val_loaders", {"limit_val_batches": 2}),
     "test": ("test", "auto", {"limit_test_batches": 2}),

@@ -91,7 +91,9 @@ def test_model_summary_text(lightning: ModuleType, max_depth: int, tmp_path: Any
         try:
             torch.manual_seed(0)
             summary = importlib.import_module(f"{pkg.__name__}.callbacks").ModelSummary(max_depth=max_depth)
-            trainer = _trainer(pkg, tmp_path, max_epochs=1, limit_train_batches=1, limit_val_batches=0, callbacks=[summary])
+            trainer = _trainer(
+                pkg, tmp_path, max_epochs=1, limit_train_batches=1, limit_val_batches=0, callbacks=[summary]
+            )
             trainer.fit(_model_class(pkg)(1))
         finally:
             logger.removeHandler(handler)

@@ -97,11 +97,11 @@ def get_standard_metrics(trainer: "Trainer") -> dict[str, int | str]:
     """``{"v_num": version}`` when a logger has a version (a string version shows its last four characters)."""
     items: dict[str, int | str] = {}
     if trainer.loggers:
-        versions = {getattr(logger, "version", None) for logger in trainer.loggers}
+        versions: set[Any] = {getattr(logger, "version", None) for logger in trainer.loggers}
         versions.discard(None)
         if len(versions) == 1:
             version = versions.pop()
-            items["v_num"] = version[-4:] if isinstance(version, str) else version
+            items["v_num"] = version[-4:] if isinstance(version, str) else int(version)
         elif versions:
             items["v_num"] = "_".join(str(v) for v in versions)
     return items

@@ -161,7 +161,9 @@ class TQDMProgressBar(ProgressBar):
     def on_train_epoch_end(self, trainer: "Trainer", pl_module: "LightningModule") -> None:
         bar = self._train_bar
         if bar is not None and not bar.disable:
-            self._draw(bar, trainer.fit_loop.epoch_loop.batch_progress.current.completed, self.get_metrics(trainer, pl_module))
+            self._draw(
+                bar, trainer.fit_loop.epoch_loop.batch_progress.current.completed, self.get_metrics(trainer, pl_module)
+            )
         if self._leave and bar is not None:
             bar.close()
 

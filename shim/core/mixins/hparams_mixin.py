@@ -83,4 +83,4 @@ class HyperparametersMixin:
         """A copy of the hyper-parameters as they were saved, before any later change."""
         if not hasattr(self, "_hparams_initial"):
             return AttributeDict()
-        return copy.deepcopy(self._hparams_initial)  # type: ignore[no-any-return]
+        return copy.deepcopy(self._hparams_initial)  # type: ignore[return-value]
