@@ -143,7 +143,8 @@ class FitLoop:
         while not self.done():
             try:
                 self.on_advance_start()
-                self.advance()
+                assert self._fetcher is not None
+                self.epoch_loop.run(self._fetcher)  # one epoch
                 self.on_advance_end()
             except StopIteration:
                 break
@@ -171,10 +172,6 @@ class FitLoop:
         if trainer.current_epoch > 0 and not reloaded:
             assert self._fetcher is not None
             self._fetcher.start()
-
-    def advance(self) -> None:
-        assert self._fetcher is not None
-        self.epoch_loop.run(self._fetcher)
 
     def on_advance_end(self) -> None:
         trainer = self.trainer

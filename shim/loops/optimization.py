@@ -9,6 +9,7 @@ accumulates, the closure runs without a step.
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from torch import Tensor
@@ -109,8 +110,8 @@ class AutomaticOptimization:
         trainer = self.trainer
         should_accumulate = trainer.fit_loop.epoch_loop.should_accumulate()
         closure = Closure(
-            step_fn=lambda: self._training_step(step_args),
-            backward_fn=None if self._skip_backward else lambda loss: self._backward(loss, optimizer.optimizer),
+            step_fn=partial(self._training_step, step_args),
+            backward_fn=None if self._skip_backward else partial(self._backward, optimizer=optimizer.optimizer),
             zero_grad_fn=self._zero_grad_fn(batch_idx, optimizer),
         )
         if should_accumulate:

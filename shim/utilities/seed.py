@@ -82,7 +82,7 @@ def _seed_sequence(base_seed: int, worker_id: int, global_rank: int, count: int)
     # Mix the three inputs into one 64-bit value (the MurmurHash3 finaliser spreads small seeds over all bits),
     # then draw `count` values from a 64-bit linear congruential generator. Lightning derives worker seeds the
     # same way, so workers see the same random streams under both.
-    state = ((base_seed << 32) | (worker_id << 16) | global_rank) & _MASK64
+    state = (base_seed << 32) | (worker_id << 16) | global_rank  # wider than 64 bits until the first multiply
     state ^= state >> 33
     state = (state * 0xFF51AFD7ED558CCD) & _MASK64
     state ^= state >> 33

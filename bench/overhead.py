@@ -1,0 +1,510 @@
+"""Framework overhead: a hand-written PyTorch loop vs ``shim.Trainer`` vs ``pytorch_lightning.Trainer``.
+
+What is measured
+----------------
+* ``tiny``: training an MLP 32-64-1 (MSE, SGD lr=0.01, batch 64) with ``fit`` and every optional feature off
+  (no logger, checkpointing, progress bar, summary or validation); ``training_step`` calls ``self.log`` each step.
+  The model does almost no arithmetic, so the time is the framework's per-step overhead.
+* ``tiny-defaults``: the same model with the Trainer's defaults (progress bar, logger, checkpointing, summary).
+  shim does not have the TensorBoard logger or ``ModelCheckpoint`` yet, so this row is not like-for-like.
+* ``validation``: ``trainer.validate(model, loader, verbose=False)`` of the tiny model against a hand-written
+  ``torch.no_grad()`` loop in ``model.eval()``.
+* ``large``: an MLP 512-2048-2048-10 (cross entropy, SGD, batch 256); compute bound, so the ratios should be ~1.
+* ``import``: the cost of ``import shim`` and ``import pytorch_lightning`` on top of ``import torch``, timed in
+  fresh subprocesses, and whether ``torch._dynamo`` was imported as a side effect.
+
+How
+---
+Every timed run builds a fresh model from the same seed and times only the ``fit`` / ``validate`` call (or the
+hand-written loop). Each variant runs once untimed first: that warms it up and its final weights (or validation
+loss) are compared with the hand-written loop's, so all variants are known to do the same work. Then the variants
+are timed interleaved (hand, shim, lightning, hand, shim, lightning, ...), each at two lengths, N and 2N batches.
+The per-step figure is ``(t(2N) - t(N)) / N``, which cancels the constant setup cost of a ``fit`` call; that setup
+cost is reported separately as ``t(N) - N * per_step``, next to the plain ``t(2N) / 2N``. The tables show the median,
+min and max over the repeats. All runs use one intra-op thread and the CPU; output (progress bars, log messages) is
+sent to an in-memory buffer while the frameworks run, and Python warnings are ignored.
+
+Usage: ``python bench/overhead.py [--repeats 5] [--quick] [--only tiny|tiny-defaults|validation|large|import]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime
+import gc
+import io
+import itertools
+import json
+import logging
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+from torch.utils.data import DataLoader, TensorDataset
+
+import shim
+
+try:
+    import pytorch_lightning
+except ImportError:  # pragma: no cover - depends on the environment
+    pytorch_lightning = None
+
+SEED = 1234
+DATA_SEED = 4321
+LR = 0.01
+ATOL = 1e-6
+WORKLOAD_NAMES = ("tiny", "tiny-defaults", "validation", "large", "import")
+
+LossFn = Callable[[Tensor, Tensor], Tensor]
+LOSSES: dict[str, LossFn] = {"mse": F.mse_loss, "ce": F.cross_entropy}
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# workloads and models
+# ----------------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Workload:
+    """One benchmark row: the network, its data and what is run (``fit``, ``fit`` with defaults, ``validate``)."""
+
+    name: str
+    sizes: tuple[int, ...]
+    loss: str
+    batch_size: int
+    batches: int
+    mode: str  # "fit", "fit-defaults" or "validate"
+
+    @property
+    def title(self) -> str:
+        net = "-".join(str(size) for size in self.sizes)
+        what = {"fit": "fit", "fit-defaults": "fit, Trainer defaults", "validate": "validate"}[self.mode]
+        runs = f"{self.batches} vs {2 * self.batches} batches"
+        return f"{self.name}: MLP {net}, {self.loss}, batch {self.batch_size}, {what}, {runs}"
+
+
+def build_net(sizes: Sequence[int]) -> nn.Sequential:
+    """Linear layers of the given widths with a ReLU between each pair."""
+    layers: list[nn.Module] = []
+    for index, (fan_in, fan_out) in enumerate(itertools.pairwise(sizes)):
+        if index:
+            layers.append(nn.ReLU())
+        layers.append(nn.Linear(fan_in, fan_out))
+    return nn.Sequential(*layers)
+
+
+def seeded_net(workload: Workload) -> nn.Sequential:
+    torch.manual_seed(SEED)
+    return build_net(workload.sizes)
+
+
+def make_module_class(base: type[Any]) -> type[Any]:
+    """The same LightningModule written against ``base`` (shim's or Lightning's ``LightningModule``)."""
+
+    class BenchModule(base):  # type: ignore[misc, valid-type]
+        def __init__(self, workload: Workload) -> None:
+            super().__init__()
+            torch.manual_seed(SEED)
+            self.net = build_net(workload.sizes)
+            self.loss_fn = LOSSES[workload.loss]
+
+        def forward(self, x: Tensor) -> Tensor:
+            return self.net(x)
+
+        def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
+            x, y = batch
+            loss = self.loss_fn(self.net(x), y)
+            self.log("loss", loss)
+            return loss
+
+        def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
+            x, y = batch
+            self.log("val_loss", self.loss_fn(self.net(x), y))
+
+        def configure_optimizers(self) -> torch.optim.Optimizer:
+            return torch.optim.SGD(self.parameters(), lr=LR)
+
+    return BenchModule
+
+
+def make_loader(workload: Workload, batches: int) -> DataLoader:
+    generator = torch.Generator().manual_seed(DATA_SEED)
+    samples = batches * workload.batch_size
+    x = torch.randn(samples, workload.sizes[0], generator=generator)
+    if workload.loss == "ce":
+        y = torch.randint(0, workload.sizes[-1], (samples,), generator=generator)
+    else:
+        y = torch.randn(samples, workload.sizes[-1], generator=generator)
+    return DataLoader(TensorDataset(x, y), batch_size=workload.batch_size, shuffle=False)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# the three variants
+# ----------------------------------------------------------------------------------------------------------------
+@dataclass
+class RunResult:
+    seconds: float
+    net: nn.Module
+    metric: float | None = None  # the validation loss, for ``validate`` runs
+
+
+Runner = Callable[[Workload, DataLoader, str], RunResult]
+
+
+@contextlib.contextmanager
+def quiet() -> Iterator[io.StringIO]:
+    """Send stdout, stderr and every logging stream handler to one in-memory buffer (progress bars still render)."""
+    sink = io.StringIO()
+    loggers = [logging.getLogger(), *(obj for obj in logging.Logger.manager.loggerDict.values())]
+    handlers = [h for lg in loggers if isinstance(lg, logging.Logger) for h in lg.handlers]
+    streams = [(h, h.stream) for h in handlers if type(h) is logging.StreamHandler]
+    for handler, _ in streams:
+        handler.setStream(sink)
+    try:
+        with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+            yield sink
+    finally:
+        for handler, stream in streams:
+            handler.setStream(stream)
+
+
+def run_hand(workload: Workload, loader: DataLoader, root: str) -> RunResult:
+    """The loop a user would write by hand: ``fit`` as an SGD loop, ``validate`` as a ``no_grad`` loop."""
+    net = seeded_net(workload)
+    loss_fn = LOSSES[workload.loss]
+    gc.collect()
+    if workload.mode == "validate":
+        start = time.perf_counter()
+        metric = hand_validate(net, loader, loss_fn)
+        return RunResult(time.perf_counter() - start, net, metric)
+    start = time.perf_counter()
+    hand_fit(net, loader, loss_fn)
+    return RunResult(time.perf_counter() - start, net)
+
+
+def hand_fit(net: nn.Module, loader: DataLoader, loss_fn: LossFn) -> None:
+    optimizer = torch.optim.SGD(net.parameters(), lr=LR)
+    net.train()
+    for x, y in loader:
+        optimizer.zero_grad()
+        loss = loss_fn(net(x), y)
+        loss.backward()
+        optimizer.step()
+
+
+def hand_validate(net: nn.Module, loader: DataLoader, loss_fn: LossFn) -> float:
+    net.eval()
+    total = torch.zeros(())
+    batches = 0
+    with torch.no_grad():
+        for x, y in loader:
+            total += loss_fn(net(x), y)
+            batches += 1
+    return (total / batches).item()  # every batch has the same size, so this is Lightning's weighted epoch mean
+
+
+def trainer_kwargs(mode: str, root: str) -> dict[str, Any]:
+    if mode == "fit-defaults":
+        return {"max_epochs": 1, "default_root_dir": root}
+    kwargs: dict[str, Any] = {
+        "max_epochs": 1,
+        "default_root_dir": root,
+        "logger": False,
+        "enable_checkpointing": False,
+        "enable_progress_bar": False,
+        "enable_model_summary": False,
+        "num_sanity_val_steps": 0,
+    }
+    if mode == "fit":
+        kwargs["limit_val_batches"] = 0
+    return kwargs
+
+
+def framework_runner(package: ModuleType) -> Runner:
+    """A runner for ``package.Trainer`` (shim or pytorch_lightning); only ``fit`` / ``validate`` is timed."""
+    module_class = make_module_class(package.LightningModule)
+
+    def run(workload: Workload, loader: DataLoader, root: str) -> RunResult:
+        model = module_class(workload)
+        with quiet():
+            trainer = package.Trainer(**trainer_kwargs(workload.mode, root))
+            gc.collect()
+            start = time.perf_counter()
+            if workload.mode == "validate":
+                results = trainer.validate(model, loader, verbose=False)
+            else:
+                trainer.fit(model, loader)
+            seconds = time.perf_counter() - start
+        metric = float(results[0]["val_loss"]) if workload.mode == "validate" else None
+        return RunResult(seconds, model.net, metric)
+
+    return run
+
+
+def variants() -> dict[str, Runner]:
+    runners: dict[str, Runner] = {"hand": run_hand, "shim": framework_runner(shim)}
+    if pytorch_lightning is not None:
+        runners["lightning"] = framework_runner(pytorch_lightning)
+    return runners
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# measuring
+# ----------------------------------------------------------------------------------------------------------------
+@dataclass
+class Stats:
+    median: float
+    low: float
+    high: float
+
+    @classmethod
+    def of(cls, values: Sequence[float]) -> Stats:
+        return cls(statistics.median(values), min(values), max(values))
+
+
+@dataclass
+class VariantTiming:
+    per_step: Stats  # seconds per step, from t(2N) - t(N)
+    total_per_step: Stats  # seconds per step, t(2N) / 2N
+    fixed: Stats  # seconds of constant cost per call, t(N) - N * per_step
+
+
+@dataclass
+class WorkloadResult:
+    workload: Workload
+    timings: dict[str, VariantTiming]
+    equal: dict[str, str]  # variant -> "yes (...)" / "no (...)", compared with the hand-written loop
+
+
+def compare(reference: RunResult, other: RunResult) -> str:
+    """Whether two runs ended with the same weights (and, for ``validate``, the same loss)."""
+    ref_state, other_state = reference.net.state_dict(), other.net.state_dict()
+    if ref_state.keys() != other_state.keys():
+        return "no (different parameters)"
+    diffs = [(ref_state[key] - other_state[key]).abs().max().item() for key in ref_state]
+    if reference.metric is not None and other.metric is not None:
+        diffs.append(abs(reference.metric - other.metric))
+    worst = max(diffs)
+    if worst == 0.0:
+        return "yes (bit-identical)"
+    return f"yes (max abs diff {worst:.1e})" if worst <= ATOL else f"no (max abs diff {worst:.1e})"
+
+
+def check_and_warm_up(workload: Workload, runners: dict[str, Runner], loader: DataLoader, root: str) -> dict[str, str]:
+    """One untimed run of each variant; compares each variant's final weights with the hand-written loop's."""
+    results = {name: runner(workload, loader, root) for name, runner in runners.items()}
+    return {name: compare(results["hand"], result) for name, result in results.items() if name != "hand"}
+
+
+def time_workload(workload: Workload, runners: dict[str, Runner], repeats: int, root: str) -> WorkloadResult:
+    short, long = make_loader(workload, workload.batches), make_loader(workload, 2 * workload.batches)
+    equal = check_and_warm_up(workload, runners, short, root)
+    pairs: dict[str, list[tuple[float, float]]] = {name: [] for name in runners}
+    for _ in range(repeats):
+        for name, runner in runners.items():
+            pairs[name].append((runner(workload, short, root).seconds, runner(workload, long, root).seconds))
+    timings = {name: summarize(values, workload.batches) for name, values in pairs.items()}
+    return WorkloadResult(workload, timings, equal)
+
+
+def summarize(pairs: Sequence[tuple[float, float]], batches: int) -> VariantTiming:
+    per_step = [(t_long - t_short) / batches for t_short, t_long in pairs]
+    return VariantTiming(
+        per_step=Stats.of(per_step),
+        total_per_step=Stats.of([t_long / (2 * batches) for _, t_long in pairs]),
+        fixed=Stats.of([2 * t_short - t_long for t_short, t_long in pairs]),  # t(N) - N * per_step
+    )
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# import time
+# ----------------------------------------------------------------------------------------------------------------
+IMPORT_SNIPPET = (
+    "import json, sys, time, torch; before = 'torch._dynamo' in sys.modules; count = len(sys.modules); "
+    "start = time.perf_counter(); import {module}; seconds = time.perf_counter() - start; "
+    "print(json.dumps({{'seconds': seconds, 'dynamo_before': before, "
+    "'dynamo_after': 'torch._dynamo' in sys.modules, 'new_modules': len(sys.modules) - count}}))"
+)
+
+
+@dataclass
+class ImportResult:
+    seconds: Stats
+    dynamo_before: bool
+    dynamo_after: bool
+    new_modules: int
+
+
+def import_once(module: str) -> dict[str, Any]:
+    completed = subprocess.run(
+        [sys.executable, "-c", IMPORT_SNIPPET.format(module=module)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tempfile.gettempdir(),  # import the installed package, not a folder that happens to be the cwd
+    )
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def time_imports(modules: Sequence[str], repeats: int) -> dict[str, ImportResult]:
+    runs: dict[str, list[dict[str, Any]]] = {module: [] for module in modules}
+    for _ in range(repeats):
+        for module in modules:
+            runs[module].append(import_once(module))
+    return {
+        module: ImportResult(
+            seconds=Stats.of([run["seconds"] for run in results]),
+            dynamo_before=any(run["dynamo_before"] for run in results),
+            dynamo_after=any(run["dynamo_after"] for run in results),
+            new_modules=int(statistics.median(run["new_modules"] for run in results)),
+        )
+        for module, results in runs.items()
+    }
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# reporting
+# ----------------------------------------------------------------------------------------------------------------
+def us(seconds: float) -> str:
+    return f"{seconds * 1e6:,.1f}"
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1e3:,.1f}"
+
+
+def ratio(numerator: VariantTiming | None, denominator: VariantTiming | None) -> str:
+    if numerator is None or denominator is None:
+        return "-"
+    return f"{numerator.per_step.median / denominator.per_step.median:.2f}"
+
+
+def print_workload(result: WorkloadResult) -> None:
+    unit = "batch" if result.workload.mode == "validate" else "step"
+    print(f"\n== {result.workload.title}")
+    if result.workload.mode == "fit-defaults":
+        print(
+            "   NOTE: shim's defaults currently lack the TensorBoard logger and ModelCheckpoint (logger=True attaches "
+            "no logger),\n   so shim does less work than Lightning here: this row is NOT like-for-like. "
+            "The hand loop has no progress bar."
+        )
+    for name, verdict in result.equal.items():
+        what = "validation loss and weights" if result.workload.mode == "validate" else "weights"
+        print(f"   {name} vs hand: {what} equal: {verdict}")
+    print(
+        f"   {'variant':<10} {f'us/{unit} median':>16} {'min':>10} {'max':>10}"
+        f" {f't(2N)/2N us/{unit}':>18} {'fixed ms':>10}"
+    )
+    for name, timing in result.timings.items():
+        step = timing.per_step
+        print(
+            f"   {name:<10} {us(step.median):>16} {us(step.low):>10} {us(step.high):>10} "
+            f"{us(timing.total_per_step.median):>18} {ms(timing.fixed.median):>10}"
+        )
+    hand, shim_t, light = (result.timings.get(name) for name in ("hand", "shim", "lightning"))
+    print(
+        f"   ratios (median us/{unit}): shim/hand {ratio(shim_t, hand)}   lightning/hand {ratio(light, hand)}"
+        f"   shim/lightning {ratio(shim_t, light)}"
+    )
+
+
+def print_summary(results: Sequence[WorkloadResult]) -> None:
+    print("\n== summary (median us per step or per validation batch, from t(2N) - t(N))")
+    print(
+        f"   {'workload':<14} {'hand':>9} {'shim':>9} {'lightning':>10} {'shim/hand':>10} {'light/hand':>11}"
+        f" {'shim/light':>11}  weights equal"
+    )
+    for result in results:
+        hand, shim_t, light = (result.timings.get(name) for name in ("hand", "shim", "lightning"))
+        cells = [us(t.per_step.median) if t is not None else "-" for t in (hand, shim_t, light)]
+        equal = "yes" if all(v.startswith("yes") for v in result.equal.values()) else "no"
+        print(
+            f"   {result.workload.name:<14} {cells[0]:>9} {cells[1]:>9} {cells[2]:>10} {ratio(shim_t, hand):>10}"
+            f" {ratio(light, hand):>11} {ratio(shim_t, light):>11}  {equal}"
+        )
+
+
+def print_imports(results: dict[str, ImportResult], repeats: int) -> None:
+    print(f"\n== import: cost on top of `import torch`, fresh subprocess each, {repeats} interleaved repeats")
+    print(f"   {'module':<18} {'median ms':>10} {'min':>8} {'max':>8} {'new modules':>12}  torch._dynamo imported")
+    for module, result in results.items():
+        dynamo = "yes" if result.dynamo_after and not result.dynamo_before else "no"
+        if result.dynamo_before:
+            dynamo = "already by torch"
+        print(
+            f"   {module:<18} {ms(result.seconds.median):>10} {ms(result.seconds.low):>8} {ms(result.seconds.high):>8}"
+            f" {result.new_modules:>12}  {dynamo}"
+        )
+    if "shim" in results and "pytorch_lightning" in results:
+        share = results["shim"].seconds.median / results["pytorch_lightning"].seconds.median
+        print(f"   shim/lightning import time: {share:.2f}")
+
+
+def print_header(repeats: int) -> None:
+    print("framework overhead: hand-written loop vs shim.Trainer vs pytorch_lightning.Trainer")
+    print(f"date:    {datetime.datetime.now().isoformat(timespec='seconds')}")
+    print(f"python:  {platform.python_version()}   torch: {torch.__version__}   shim: {shim.__version__}")
+    lightning = pytorch_lightning.__version__ if pytorch_lightning is not None else "not importable: SKIPPED"
+    print(f"pytorch_lightning: {lightning}")
+    print(f"cpu cores: {os.cpu_count()}   torch threads: {torch.get_num_threads()}   repeats: {repeats}")
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# main
+# ----------------------------------------------------------------------------------------------------------------
+def workloads(quick: bool) -> list[Workload]:
+    tiny, large = (50, 4) if quick else (400, 30)
+    return [
+        Workload("tiny", (32, 64, 1), "mse", 64, tiny, "fit"),
+        Workload("tiny-defaults", (32, 64, 1), "mse", 64, tiny, "fit-defaults"),
+        Workload("validation", (32, 64, 1), "mse", 64, tiny, "validate"),
+        Workload("large", (512, 2048, 2048, 10), "ce", 256, large, "fit"),
+    ]
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument(
+        "--repeats", type=int, default=None, help="timed repeats per variant (default 5; 2 with --quick)"
+    )
+    parser.add_argument("--quick", action="store_true", help="few batches and repeats: a smoke run")
+    parser.add_argument("--only", choices=WORKLOAD_NAMES, help="run one workload")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parse_args(argv)
+    repeats = args.repeats if args.repeats is not None else (2 if args.quick else 5)
+    torch.set_num_threads(1)
+    warnings.simplefilter("ignore")
+    print_header(repeats)
+    if pytorch_lightning is None:
+        print("pytorch_lightning could not be imported: the lightning variant is skipped")
+    runners = variants()
+    results: list[WorkloadResult] = []
+    with tempfile.TemporaryDirectory(prefix="shim-bench-") as root:
+        for workload in workloads(args.quick):
+            if args.only in (None, workload.name):
+                results.append(time_workload(workload, runners, repeats, root))
+                print_workload(results[-1])
+                sys.stdout.flush()
+    if results:
+        print_summary(results)
+    if args.only in (None, "import"):
+        modules = ["shim"] + (["pytorch_lightning"] if pytorch_lightning is not None else [])
+        print_imports(time_imports(modules, repeats), repeats)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,86 @@
+"""save_hyperparameters in every form, on modules and datamodules."""
+
+from argparse import Namespace
+from typing import Any
+
+import pytest
+
+import shim
+
+
+class Base(shim.LightningModule):
+    def __init__(self, in_dim: int, out_dim: int = 10, learning_rate: float = 0.1, **kwargs: Any) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+
+
+class Child(Base):
+    def __init__(self, extra: str = "x", **kwargs: Any) -> None:
+        super().__init__(in_dim=5, **kwargs)
+
+
+def test_all_init_arguments() -> None:
+    model = Base(128, learning_rate=0.5, dropout=0.1)
+    assert dict(model.hparams) == {"in_dim": 128, "out_dim": 10, "learning_rate": 0.5, "dropout": 0.1}
+    assert model.hparams.learning_rate == 0.5
+    assert model.hparams["in_dim"] == 128
+
+
+def test_arguments_of_subclass_frames_are_collected() -> None:
+    model = Child(extra="y", out_dim=3)
+    assert dict(model.hparams) == {"in_dim": 5, "out_dim": 3, "learning_rate": 0.1, "extra": "y"}
+
+
+class Subset(shim.LightningModule):
+    def __init__(self, a: int, b: int, c: int) -> None:
+        super().__init__()
+        self.save_hyperparameters("a", "c")
+
+
+class Ignoring(shim.LightningModule):
+    def __init__(self, a: int, net: Any) -> None:
+        super().__init__()
+        self.save_hyperparameters(ignore=["net"])
+
+
+class FromDict(shim.LightningModule):
+    def __init__(self, conf: Any) -> None:
+        super().__init__()
+        self.save_hyperparameters(conf)
+
+
+def test_named_subset_and_ignore() -> None:
+    assert dict(Subset(1, 2, 3).hparams) == {"a": 1, "c": 3}
+    assert dict(Ignoring(1, object()).hparams) == {"a": 1}
+
+
+@pytest.mark.parametrize("conf", [{"lr": 0.3, "layers": 2}, Namespace(lr=0.3, layers=2)])
+def test_dict_or_namespace(conf: Any) -> None:
+    model = FromDict(conf)
+    assert model.hparams.lr == 0.3
+    assert dict(model.hparams_initial) == {"lr": 0.3, "layers": 2}
+
+
+def test_hparams_initial_is_a_snapshot() -> None:
+    model = Base(1)
+    model.hparams.in_dim = 99
+    assert model.hparams_initial.in_dim == 1
+
+
+def test_unknown_name() -> None:
+    class Bad(shim.LightningModule):
+        def __init__(self, a: int) -> None:
+            super().__init__()
+            self.save_hyperparameters("b")
+
+    with pytest.raises(ValueError, match=r"\['b'\]"):
+        Bad(1)
+
+
+def test_datamodule_hyperparameters() -> None:
+    class DataModule(shim.LightningDataModule):
+        def __init__(self, batch_size: int = 32) -> None:
+            super().__init__()
+            self.save_hyperparameters()
+
+    assert DataModule(batch_size=8).hparams.batch_size == 8
