@@ -65,7 +65,8 @@ def main() -> None:
     results = trainer.validate(model, DataLoader(val, batch_size=256))
     path = os.path.join(args.root, "quickstart.ckpt")
     trainer.save_checkpoint(path)
-    print(f"val_acc={results[0]['val_acc']:.3f} global_step={trainer.global_step} checkpoint={path}")
+    metrics = results[0]
+    print(f"val_acc={metrics['val_acc']:.4f} val_loss={metrics['val_loss']!r} step={trainer.global_step} ckpt={path}")
 
 
 if __name__ == "__main__":
