@@ -1,5 +1,6 @@
 """``FitLoop``: epochs of training, from ``on_train_start`` to ``on_train_end``, and when to stop."""
 
+import time
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -51,6 +52,7 @@ class FitLoop:
         self.loader: Any = None
         self._fetcher: BatchFetcher | None = None
         self._last_reload_epoch: float = float("-inf")
+        self.val_check_batch: int | float | None = None
 
     @property
     def total_batch_idx(self) -> int:
@@ -118,7 +120,7 @@ class FitLoop:
         if self.max_batches == 0:
             return
         self._last_reload_epoch = trainer.current_epoch
-        trainer._resolve_val_check_batch(self.max_batches)
+        self.resolve_val_check_batch(self.max_batches)
         if trainer.loggers and self.max_batches < trainer.log_every_n_steps and not trainer.fast_dev_run:
             rank_zero_warn(
                 f"The number of training batches ({self.max_batches}) is smaller than the logging interval"
@@ -190,7 +192,42 @@ class FitLoop:
         trainer._metrics.update_train_epoch_metrics()
         self.epoch_loop.batches_that_stepped += 1
         self.epoch_progress.increment_completed()
-        trainer._check_max_time()
+        self.check_max_time()
+
+    def resolve_val_check_batch(self, max_batches: int | float) -> None:
+        """Turn ``val_check_interval`` (fraction of the epoch or count of batches) into a batch count."""
+        trainer = self.trainer
+        interval = trainer.val_check_interval
+        if isinstance(interval, int):
+            self.val_check_batch = interval
+            if interval > max_batches and trainer.check_val_every_n_epoch is not None and trainer.limit_val_batches > 0:
+                raise ValueError(
+                    f"val_check_interval={interval} is larger than the {max_batches} training batches of an epoch;"
+                    " give at most that many, set limit_val_batches=0 to turn validation off, or set"
+                    " check_val_every_n_epoch=None to count batches across epochs."
+                )
+        elif max_batches == float("inf"):
+            if interval != 1.0:
+                raise MisconfigurationException(
+                    f"val_check_interval={interval} is a fraction of an epoch, but the train dataloader has no length;"
+                    " give an int number of batches instead."
+                )
+            self.val_check_batch = float("inf")
+        else:
+            self.val_check_batch = max(1, int(max_batches * interval))
+
+    def check_max_time(self) -> None:
+        """Ask the trainer to stop once ``max_time`` has passed since fit started."""
+        trainer = self.trainer
+        max_time = trainer.max_time
+        if max_time is None or trainer._fit_start_time is None:
+            return
+        if time.monotonic() - trainer._fit_start_time >= max_time.total_seconds():
+            if not trainer.should_stop:
+                rank_zero_info(
+                    f"Time limit reached. Elapsed time is over max_time={max_time}. Signaling Trainer to stop."
+                )
+            trainer.should_stop = True
 
     def teardown(self) -> None:
         if self._fetcher is not None:

@@ -24,7 +24,9 @@ from shim.loops.prediction_loop import PredictionLoop
 from shim.plugins.precision.precision import Precision
 from shim.strategies.single_device import SingleDeviceStrategy
 from shim.strategies.strategy import Strategy
+from shim.trainer.callback_setup import add_model_callbacks, build_callbacks
 from shim.trainer.config import TrainerConfig, parse_trainer_args
+from shim.trainer.configuration import verify_loop_configuration
 from shim.trainer.data import DataSource
 from shim.trainer.hooks import HookCaller
 from shim.trainer.metrics import MetricStore, ResultCollection
@@ -147,12 +149,28 @@ class Trainer:
         self.num_nodes = num_nodes
         self._apply_determinism(config.deterministic, config.benchmark)
 
+        # the loop-shaping flags, as plain attributes (Lightning's scripts and tests read and set them)
+        self.limit_train_batches = config.limit_train_batches
+        self.limit_val_batches = config.limit_val_batches
+        self.limit_test_batches = config.limit_test_batches
+        self.limit_predict_batches = config.limit_predict_batches
+        self.val_check_interval = config.val_check_interval
+        self.check_val_every_n_epoch = config.check_val_every_n_epoch
+        self.num_sanity_val_steps = config.num_sanity_val_steps
+        self.log_every_n_steps = config.log_every_n_steps
+        self.gradient_clip_val = config.gradient_clip_val
+        self.gradient_clip_algorithm = config.gradient_clip_algorithm
+        self.fast_dev_run = config.fast_dev_run
+        self.barebones = config.barebones
+        self.inference_mode = config.inference_mode
+        self.reload_dataloaders_every_n_epochs = config.reload_dataloaders_every_n_epochs
+        self.max_time = config.max_time
+
         # state
         self.state = TrainerState()
         self.should_stop = False
         self.accumulate_grad_batches = config.accumulate_grad_batches
         self._accumulation_from_schedule = config.accumulation_schedule is not None
-        self.val_check_batch: int | float | None = None
         self.datamodule: LightningDataModule | None = None
         self._model: LightningModule | None = None
         self.ckpt_path: str | None = None
@@ -174,7 +192,7 @@ class Trainer:
         self._hooks = HookCaller(self)
 
         self.loggers: list[Any] = self._configure_loggers(logger)
-        self.callbacks: list[Callback] = self._configure_callbacks(callbacks)
+        self.callbacks: list[Callback] = build_callbacks(config, callbacks)
 
     # ------------------------------------------------------------------------------------------------------
     # construction helpers
@@ -202,38 +220,6 @@ class Trainer:
         if isinstance(logger, Iterable):
             return list(logger)
         return [logger]
-
-    def _configure_callbacks(self, callbacks: list[Callback] | Callback | None) -> list[Callback]:
-        from shim.callbacks.gradient_accumulation_scheduler import GradientAccumulationScheduler
-        from shim.callbacks.model_summary import ModelSummary
-        from shim.callbacks.progress.progress_bar import ProgressBar
-        from shim.callbacks.progress.tqdm_progress import TQDMProgressBar
-
-        given = [callbacks] if isinstance(callbacks, Callback) else list(callbacks or [])
-        for cb in given:
-            if not isinstance(cb, Callback):
-                raise TypeError(f"callbacks must be Callback instances, got {type(cb).__name__}: {cb!r}")
-        config = self._config
-        result = list(given)
-        if config.accumulation_schedule is not None:
-            if any(isinstance(cb, GradientAccumulationScheduler) for cb in given):
-                raise MisconfigurationException(
-                    "accumulate_grad_batches was given as a dict and a GradientAccumulationScheduler is in callbacks;"
-                    " use one of them."
-                )
-            result.append(GradientAccumulationScheduler(config.accumulation_schedule))
-        bars = [cb for cb in given if isinstance(cb, ProgressBar)]
-        if len(bars) > 1:
-            raise MisconfigurationException(f"Only one progress bar callback is allowed; got {len(bars)}.")
-        if bars and not config.enable_progress_bar:
-            raise MisconfigurationException(
-                f"callbacks holds a progress bar ({type(bars[0]).__name__}) but enable_progress_bar=False."
-            )
-        if not bars and config.enable_progress_bar:
-            result.append(TQDMProgressBar())
-        if config.enable_model_summary and not any(isinstance(cb, ModelSummary) for cb in given):
-            result.append(ModelSummary())
-        return _checkpoints_last(result)
 
     # ------------------------------------------------------------------------------------------------------
     # entry points
@@ -415,7 +401,7 @@ class Trainer:
                 f"ckpt_path={ckpt_path!r}: resuming from a checkpoint is not implemented in shim yet."
             )
         if fn == TrainerFn.FITTING and self._config.max_epochs is None:
-            max_epochs = 1000 if self.max_steps == -1 and self._config.max_time is None else -1
+            max_epochs = 1000 if self.max_steps == -1 and self.max_time is None else -1
             if max_epochs == 1000:
                 rank_zero_warn(
                     "`max_epochs` was not set. Setting it to 1000 epochs. To train without an epoch limit, set"
@@ -425,10 +411,10 @@ class Trainer:
             self.fit_loop.max_epochs = max_epochs
         model.trainer = self
         self.strategy.connect(model)
-        self._attach_model_callbacks(model)
+        self.callbacks = add_model_callbacks(self.callbacks, self._hooks.module("configure_callbacks"))
         self._hooks.reset()
         self._module_overrides_cache = {}
-        self._verify_loop_configuration(model)
+        verify_loop_configuration(self, model)
         self.strategy.setup_environment()
         self._prepare_data()
         self._setup_hooks(fn)
@@ -483,68 +469,6 @@ class Trainer:
         val_loop._seen_batches_per_dataloader = {}
         assert stage is not None
         self._set_stage(stage)
-
-    def _attach_model_callbacks(self, model: LightningModule) -> None:
-        """Add the module's ``configure_callbacks``; one of a type already present replaces the Trainer's."""
-        extra = self._hooks.module("configure_callbacks")
-        if not extra:
-            return
-        extra = [extra] if isinstance(extra, Callback) else list(extra)
-        extra_types = {type(cb) for cb in extra}
-        kept = [cb for cb in self.callbacks if type(cb) not in extra_types]
-        replaced = [cb for cb in self.callbacks if type(cb) in extra_types]
-        if replaced:
-            rank_zero_info(
-                "The callbacks returned by `configure_callbacks` replace the Trainer's callbacks of the same type:"
-                f" {sorted({type(cb).__name__ for cb in replaced})}"
-            )
-        self.callbacks = _checkpoints_last(kept + extra)
-
-    def _verify_loop_configuration(self, model: LightningModule) -> None:
-        fn = self.state.fn
-        if fn == TrainerFn.FITTING:
-            if not self._module_overrides("training_step"):
-                raise MisconfigurationException(
-                    "The model has no `training_step()`: `trainer.fit` needs `training_step`, a train dataloader and"
-                    " `configure_optimizers`."
-                )
-            if not self.fit_loop.source.is_defined():
-                raise MisconfigurationException(
-                    "No train dataloader: pass `train_dataloaders` to fit, a datamodule, or implement"
-                    " `train_dataloader()` on the model."
-                )
-            if not self._module_overrides("configure_optimizers"):
-                raise MisconfigurationException(
-                    "The model has no `configure_optimizers()`: `trainer.fit` needs it to build the optimizer."
-                )
-            if model.automatic_optimization is False and self.gradient_clip_val:
-                raise MisconfigurationException(
-                    f"gradient_clip_val={self.gradient_clip_val} needs automatic optimization; under manual"
-                    " optimization call `self.clip_gradients(...)` in `training_step`."
-                )
-            val_source = self.fit_loop.epoch_loop.val_loop.source
-            has_val_step = self._module_overrides("validation_step")
-            if has_val_step and not val_source.is_defined():
-                rank_zero_warn("You defined a `validation_step` but have no `val_dataloader`. Skipping val loop.")
-            elif val_source.is_defined() and not has_val_step and val_source.instance is not model:
-                rank_zero_warn("You passed in a `val_dataloader` but have no `validation_step`. Skipping val loop.")
-        elif fn in (TrainerFn.VALIDATING, TrainerFn.TESTING):
-            name = "validation" if fn == TrainerFn.VALIDATING else "test"
-            if not self._module_overrides(f"{name}_step"):
-                raise MisconfigurationException(f"The model has no `{name}_step()` for `trainer.{fn.value}`.")
-            loop = self.validate_loop if fn == TrainerFn.VALIDATING else self.test_loop
-            if not loop.source.is_defined():
-                prefix = "val" if name == "validation" else "test"
-                raise MisconfigurationException(
-                    f"No {prefix} dataloader: pass `dataloaders`, a datamodule, or implement `{prefix}_dataloader()`."
-                )
-        else:
-            if not self._module_overrides("predict_step") and not self._module_overrides("forward"):
-                raise MisconfigurationException("`trainer.predict` needs `predict_step` or `forward` on the model.")
-            if not self.predict_loop.source.is_defined():
-                raise MisconfigurationException(
-                    "No predict dataloader: pass `dataloaders`, a datamodule, or implement `predict_dataloader()`."
-                )
 
     def _prepare_data(self) -> None:
         local_zero = self.local_rank == 0
@@ -632,37 +556,6 @@ class Trainer:
         module = self.lightning_module
         batch = module._on_before_batch_transfer(batch, dataloader_idx=dataloader_idx)
         return self.strategy.batch_to_device(batch, dataloader_idx=dataloader_idx)
-
-    def _resolve_val_check_batch(self, max_batches: int | float) -> None:
-        interval = self.val_check_interval
-        if isinstance(interval, int):
-            self.val_check_batch = interval
-            if interval > max_batches and self.check_val_every_n_epoch is not None and self.limit_val_batches > 0:
-                raise ValueError(
-                    f"val_check_interval={interval} is larger than the {max_batches} training batches of an epoch;"
-                    " give at most that many, set limit_val_batches=0 to turn validation off, or set"
-                    " check_val_every_n_epoch=None to count batches across epochs."
-                )
-        elif max_batches == float("inf"):
-            if interval != 1.0:
-                raise MisconfigurationException(
-                    f"val_check_interval={interval} is a fraction of an epoch, but the train dataloader has no length;"
-                    " give an int number of batches instead."
-                )
-            self.val_check_batch = float("inf")
-        else:
-            self.val_check_batch = max(1, int(max_batches * interval))
-
-    def _check_max_time(self) -> None:
-        max_time = self._config.max_time
-        if max_time is None or self._fit_start_time is None:
-            return
-        if time.monotonic() - self._fit_start_time >= max_time.total_seconds():
-            if not self.should_stop:
-                rank_zero_info(
-                    f"Time limit reached. Elapsed time is over max_time={max_time}. Signaling Trainer to stop."
-                )
-            self.should_stop = True
 
     def _set_stage(self, stage: RunningStage | None) -> None:
         self.state.stage = stage
@@ -845,64 +738,9 @@ class Trainer:
         return self.fit_loop.min_steps
 
     @property
-    def limit_train_batches(self) -> int | float:
-        return self._config.limit_train_batches
-
-    @property
-    def limit_val_batches(self) -> int | float:
-        return self._config.limit_val_batches
-
-    @property
-    def limit_test_batches(self) -> int | float:
-        return self._config.limit_test_batches
-
-    @property
-    def limit_predict_batches(self) -> int | float:
-        return self._config.limit_predict_batches
-
-    @property
-    def val_check_interval(self) -> int | float:
-        return self._config.val_check_interval
-
-    @property
-    def check_val_every_n_epoch(self) -> int | None:
-        return self._config.check_val_every_n_epoch
-
-    @property
-    def num_sanity_val_steps(self) -> int | float:
-        return self._config.num_sanity_val_steps
-
-    @property
-    def log_every_n_steps(self) -> int:
-        return self._config.log_every_n_steps
-
-    @property
-    def gradient_clip_val(self) -> int | float | None:
-        return self._config.gradient_clip_val
-
-    @property
-    def gradient_clip_algorithm(self) -> str | None:
-        return self._config.gradient_clip_algorithm
-
-    @property
-    def fast_dev_run(self) -> int | bool:
-        return self._config.fast_dev_run
-
-    @property
-    def barebones(self) -> bool:
-        return self._config.barebones
-
-    @property
-    def inference_mode(self) -> bool:
-        return self._config.inference_mode
-
-    @property
-    def reload_dataloaders_every_n_epochs(self) -> int:
-        return self._config.reload_dataloaders_every_n_epochs
-
-    @property
-    def max_time(self) -> timedelta | None:
-        return self._config.max_time
+    def val_check_batch(self) -> int | float | None:
+        """After how many training batches validation runs (``inf``: at the end of the epoch)."""
+        return self.fit_loop.val_check_batch
 
     @property
     def enable_validation(self) -> bool:
@@ -1050,13 +888,6 @@ def _check_model(model: Any) -> LightningModule:
     if not isinstance(model, LightningModule):
         raise TypeError(f"`model` must be a `LightningModule`, got `{type(model).__qualname__}`")
     return model
-
-
-def _checkpoints_last(callbacks: list[Callback]) -> list[Callback]:
-    """Checkpoint callbacks run after the others, so they see every metric the others logged."""
-    return [cb for cb in callbacks if not isinstance(cb, Checkpoint)] + [
-        cb for cb in callbacks if isinstance(cb, Checkpoint)
-    ]
 
 
 def _reject_unsupported(**arguments: tuple[Any, Any]) -> None:

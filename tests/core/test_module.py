@@ -50,7 +50,12 @@ def _model_logging_in(hook: str, log: Callable[[shim.LightningModule], None]) ->
             MisconfigurationException,
             "logs nothing",
         ),
-        ("training_step", lambda m: m.log("x", 1.0, reduce_fx="median"), MisconfigurationException, "reduce_fx='median'"),
+        (
+            "training_step",
+            lambda m: m.log("x", 1.0, reduce_fx="median"),
+            MisconfigurationException,
+            "reduce_fx='median'",
+        ),
         (
             "training_step",
             lambda m: m.log("x/dataloader_idx_0", 1.0),
@@ -161,7 +166,10 @@ def test_manual_optimization_with_two_optimizers_matches_plain_loop() -> None:
     trainer = _trainer(limit_train_batches=1.0)
     trainer.fit(model, DataLoader(data, batch_size=2))
     assert trainer.global_step == 4  # every optimizer.step() counts, as in Lightning
-    opts = [torch.optim.SGD(reference.layer.parameters(), lr=0.1), torch.optim.SGD(reference.other.parameters(), lr=0.1)]
+    opts = [
+        torch.optim.SGD(reference.layer.parameters(), lr=0.1),
+        torch.optim.SGD(reference.other.parameters(), lr=0.1),
+    ]
     for batch in DataLoader(data, batch_size=2):
         for opt, layer in zip(opts, (reference.layer, reference.other), strict=True):
             loss = reference.loss(layer(batch))

@@ -18,7 +18,11 @@ class Batch:
 
 
 def test_nested_containers_keep_their_types() -> None:
-    batch = {"a": [torch.ones(1), (torch.zeros(1), "s")], "p": Pair(torch.ones(1), 2), "o": OrderedDict(k=torch.ones(1))}
+    batch = {
+        "a": [torch.ones(1), (torch.zeros(1), "s")],
+        "p": Pair(torch.ones(1), 2),
+        "o": OrderedDict(k=torch.ones(1)),
+    }
     doubled = apply_to_collection(batch, torch.Tensor, lambda t: t * 2)
     assert isinstance(doubled["p"], Pair)
     assert doubled["p"].y == 2

@@ -1,0 +1,71 @@
+"""The Trainer's callback list: the user's, the defaults the flags ask for, and the module's own."""
+
+from typing import TYPE_CHECKING, Any
+
+from shim.callbacks.callback import Callback
+from shim.callbacks.checkpoint import Checkpoint
+from shim.utilities.exceptions import MisconfigurationException
+from shim.utilities.rank_zero import rank_zero_info
+
+if TYPE_CHECKING:
+    from shim.trainer.config import TrainerConfig
+
+__all__ = ["add_model_callbacks", "build_callbacks", "checkpoints_last"]
+
+
+def checkpoints_last(callbacks: list[Callback]) -> list[Callback]:
+    """Checkpoint callbacks run after the others, so they see every metric the others logged."""
+    return [cb for cb in callbacks if not isinstance(cb, Checkpoint)] + [
+        cb for cb in callbacks if isinstance(cb, Checkpoint)
+    ]
+
+
+def build_callbacks(config: "TrainerConfig", callbacks: list[Callback] | Callback | None) -> list[Callback]:
+    """The user's callbacks plus the progress bar, model summary and accumulation schedule the flags ask for.
+
+    Raises:
+        TypeError: If an entry is not a Callback.
+        MisconfigurationException: If a given callback contradicts a flag (a progress bar with
+            ``enable_progress_bar=False``, two progress bars, a schedule both as flag and as callback).
+    """
+    from shim.callbacks.gradient_accumulation_scheduler import GradientAccumulationScheduler
+    from shim.callbacks.model_summary import ModelSummary
+    from shim.callbacks.progress.progress_bar import ProgressBar
+    from shim.callbacks.progress.tqdm_progress import TQDMProgressBar
+
+    given = [callbacks] if isinstance(callbacks, Callback) else list(callbacks or [])
+    for cb in given:
+        if not isinstance(cb, Callback):
+            raise TypeError(f"callbacks must be Callback instances, got {type(cb).__name__}: {cb!r}")
+    result = list(given)
+    if config.accumulation_schedule is not None:
+        if any(isinstance(cb, GradientAccumulationScheduler) for cb in given):
+            raise MisconfigurationException(
+                "accumulate_grad_batches was given as a dict and a GradientAccumulationScheduler is in callbacks;"
+                " use one of them."
+            )
+        result.append(GradientAccumulationScheduler(config.accumulation_schedule))
+    bars = [cb for cb in given if isinstance(cb, ProgressBar)]
+    if len(bars) > 1:
+        raise MisconfigurationException(f"Only one progress bar callback is allowed; got {len(bars)}.")
+    if bars and not config.enable_progress_bar:
+        raise MisconfigurationException(
+            f"callbacks holds a progress bar ({type(bars[0]).__name__}) but enable_progress_bar=False."
+        )
+    if not bars and config.enable_progress_bar:
+        result.append(TQDMProgressBar())
+    if config.enable_model_summary and not any(isinstance(cb, ModelSummary) for cb in given):
+        result.append(ModelSummary())
+    return checkpoints_last(result)
+
+
+def add_model_callbacks(callbacks: list[Callback], extra: Any) -> list[Callback]:
+    """Add what ``configure_callbacks`` returned; one of a type already present replaces the Trainer's."""
+    if not extra:
+        return callbacks
+    extra = [extra] if isinstance(extra, Callback) else list(extra)
+    extra_types = {type(cb) for cb in extra}
+    replaced = sorted({type(cb).__name__ for cb in callbacks if type(cb) in extra_types})
+    if replaced:
+        rank_zero_info(f"`configure_callbacks` replaces the Trainer's callbacks of the same type: {replaced}")
+    return checkpoints_last([cb for cb in callbacks if type(cb) not in extra_types] + extra)
