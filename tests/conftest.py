@@ -28,3 +28,9 @@ def lightning() -> ModuleType:
         return importlib.import_module("pytorch_lightning")
     except ImportError:
         pytest.skip("pytorch-lightning==2.6.6 is not installed (install the `test` extra to run reference tests)")
+
+
+@pytest.fixture(autouse=True)
+def _work_in_tmp_path(tmp_path: "os.PathLike[str]", monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run every test in its own folder, so default_root_dir (the working directory) never points at the repo."""
+    monkeypatch.chdir(tmp_path)

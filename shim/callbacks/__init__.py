@@ -3,6 +3,7 @@
 from shim.callbacks.callback import Callback
 from shim.callbacks.checkpoint import Checkpoint
 from shim.callbacks.gradient_accumulation_scheduler import GradientAccumulationScheduler
+from shim.callbacks.model_checkpoint import ModelCheckpoint
 from shim.callbacks.model_summary import ModelSummary
 from shim.callbacks.progress import ProgressBar, TQDMProgressBar
 
@@ -10,6 +11,7 @@ __all__ = [
     "Callback",
     "Checkpoint",
     "GradientAccumulationScheduler",
+    "ModelCheckpoint",
     "ModelSummary",
     "ProgressBar",
     "TQDMProgressBar",

@@ -61,6 +61,15 @@ class LightningDataModule(DataHooks, HyperparametersMixin):
             datamodule.predict_dataloader = lambda: loaders(predict_dataset, False)  # type: ignore[method-assign]
         return datamodule
 
+    @classmethod
+    def load_from_checkpoint(
+        cls, checkpoint_path: Any, map_location: Any = None, hparams_file: Any = None, **kwargs: Any
+    ) -> Any:
+        """Build the datamodule from the hyper-parameters (and state) saved in a checkpoint; ``kwargs`` win."""
+        from shim.core.saving import load_from_checkpoint
+
+        return load_from_checkpoint(cls, checkpoint_path, map_location, hparams_file, None, None, **kwargs)
+
     def state_dict(self) -> dict[str, Any]:
         """State to save in checkpoints."""
         return {}

@@ -102,6 +102,25 @@ class LightningModule(_DeviceDtypeMixin, HyperparametersMixin, ModelHooks, DataH
         self._metric_attributes: dict[int, str] | None = None
         self._strict_loading: bool | None = None
 
+    @classmethod
+    def load_from_checkpoint(
+        cls,
+        checkpoint_path: Any,
+        map_location: Any = None,
+        hparams_file: Any = None,
+        strict: bool | None = None,
+        weights_only: bool | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """Build the module from a checkpoint's saved hyper-parameters (``kwargs`` override them) and load its weights.
+
+        The module comes back on the device its weights were saved from (CPU when that device is missing) and in
+        train mode, as Lightning returns it; call ``.eval()`` for inference.
+        """
+        from shim.core.saving import load_from_checkpoint
+
+        return load_from_checkpoint(cls, checkpoint_path, map_location, hparams_file, strict, weights_only, **kwargs)
+
     # -- properties ------------------------------------------------------------------------------------
     @property
     def trainer(self) -> "Trainer":

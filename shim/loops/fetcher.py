@@ -42,6 +42,11 @@ class BatchFetcher:
             self.done = self._ahead is _NOTHING
         return self
 
+    def skip(self, count: int) -> None:
+        """Fetch and drop ``count`` batches (resuming part-way through an epoch)."""
+        for _ in range(count):
+            next(self)
+
     def _pull(self) -> Any:
         if self.fetched >= self.limit:
             return _NOTHING

@@ -1,6 +1,7 @@
 """``FitLoop``: epochs of training, from ``on_train_start`` to ``on_train_end``, and when to stop."""
 
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -19,6 +20,7 @@ from shim.trainer.data import (
 from shim.trainer.states import RunningStage
 from shim.utilities.exceptions import MisconfigurationException
 from shim.utilities.rank_zero import PossibleUserWarning, rank_zero_info, rank_zero_warn
+from shim.utilities.seed import collect_rng_states, set_rng_states
 
 if TYPE_CHECKING:
     from shim.trainer.trainer import Trainer
@@ -32,6 +34,24 @@ def set_sampler_epoch(loader: Any, epoch: int) -> None:
         set_epoch = getattr(obj, "set_epoch", None)
         if callable(set_epoch):
             set_epoch(epoch)
+
+
+@dataclass
+class ResumePoint:
+    """Where a checkpoint interrupted training, and the random states to continue exactly from there.
+
+    ``kind``: ``"epoch_end"`` (saved in ``on_train_epoch_end``), ``"between_epochs"``, ``"batch_end"`` (saved in
+    ``on_train_batch_end``) or ``"validation_end"`` (saved by validation inside an epoch).
+    """
+
+    kind: str
+    batches_done: int
+    rng: dict[str, Any] | None
+    rng_at_epoch_start: dict[str, Any] | None
+
+    @property
+    def mid_epoch(self) -> bool:
+        return self.kind in ("batch_end", "validation_end")
 
 
 class FitLoop:
@@ -53,6 +73,9 @@ class FitLoop:
         self._fetcher: BatchFetcher | None = None
         self._last_reload_epoch: float = float("-inf")
         self.val_check_batch: int | float | None = None
+        # the random states just before this epoch's pass over the data began (saved in checkpoints)
+        self.epoch_start_rng: dict[str, Any] | None = None
+        self._resume: ResumePoint | None = None
 
     @property
     def total_batch_idx(self) -> int:
@@ -116,7 +139,8 @@ class FitLoop:
         check_iterable(loader, self.source)
         self.loader = add_worker_seeding(loader, trainer.global_rank)
         self.max_batches = parse_num_batches(RunningStage.TRAINING, loader_length(loader), trainer.limit_train_batches)
-        self._fetcher = BatchFetcher(self.loader, self.max_batches).start()
+        self._fetcher = BatchFetcher(self.loader, self.max_batches)
+        self._start_pass()
         if self.max_batches == 0:
             return
         self._last_reload_epoch = trainer.current_epoch
@@ -128,6 +152,23 @@ class FitLoop:
                 " logs within an epoch.",
                 category=PossibleUserWarning,
             )
+
+    def _start_pass(self) -> None:
+        """Begin a pass over the training data; when resuming, from where the checkpoint left it."""
+        assert self._fetcher is not None
+        resume = self._resume
+        if resume is not None and resume.mid_epoch and resume.rng_at_epoch_start is not None:
+            set_rng_states(resume.rng_at_epoch_start)
+        elif resume is not None and resume.rng is not None:
+            set_rng_states(resume.rng)
+        set_sampler_epoch(self.loader, self.epoch_progress.current.processed)
+        self.epoch_start_rng = collect_rng_states()
+        self._fetcher.start()
+        if resume is not None and resume.mid_epoch:
+            # the same shuffled order as the interrupted epoch, minus the batches it already trained on
+            self._fetcher.skip(resume.batches_done)
+            if resume.rng is not None:
+                set_rng_states(resume.rng)
 
     def run(self) -> None:
         self.setup_data()
@@ -142,11 +183,20 @@ class FitLoop:
             trainer._set_stage(RunningStage.TRAINING)
         self._warn_if_modules_in_eval_mode()
         trainer._hooks.call("on_train_start")
+        resume, self._resume = self._resume, None
+        if resume is not None and resume.kind == "epoch_end" and resume.rng is not None:
+            # shim's checkpoint was written in on_train_epoch_end, before the plateau schedulers stepped; it
+            # carries the metrics they monitor. (A Lightning checkpoint lacks them, and Lightning skips this step.)
+            self.epoch_loop.update_lr_schedulers("epoch", update_plateau_schedulers=True)
         while not self.done():
             try:
-                self.on_advance_start()
                 assert self._fetcher is not None
-                self.epoch_loop.run(self._fetcher)  # one epoch
+                if resume is not None and resume.mid_epoch:
+                    self.epoch_loop.run(self._fetcher, resume=resume.kind)  # the rest of the interrupted epoch
+                else:
+                    self.on_advance_start(first_after_resume=resume is not None)
+                    self.epoch_loop.run(self._fetcher)  # one epoch
+                resume = None
                 self.on_advance_end()
             except StopIteration:
                 break
@@ -162,7 +212,7 @@ class FitLoop:
                 category=PossibleUserWarning,
             )
 
-    def on_advance_start(self) -> None:
+    def on_advance_start(self, first_after_resume: bool = False) -> None:
         trainer = self.trainer
         reloaded = self._should_reload()
         self.setup_data()
@@ -170,10 +220,9 @@ class FitLoop:
         self.epoch_progress.increment_ready()
         trainer._hooks.call("on_train_epoch_start")
         self.epoch_progress.increment_started()
-        # the first epoch's iterator was made in setup_data; later epochs start a new pass here
-        if trainer.current_epoch > 0 and not reloaded:
-            assert self._fetcher is not None
-            self._fetcher.start()
+        # the first epoch's pass (and a resumed run's first) began in setup_data; later epochs begin here
+        if trainer.current_epoch > 0 and not reloaded and not first_after_resume:
+            self._start_pass()
 
     def on_advance_end(self) -> None:
         trainer = self.trainer
@@ -235,9 +284,37 @@ class FitLoop:
         self.epoch_loop.results.cpu()
         self.epoch_loop.val_loop.teardown()
 
-    def state_dict(self) -> dict[str, Any]:
-        return {
-            "state_dict": {},
-            "epoch_loop.state_dict": {"_batches_that_stepped": self.epoch_loop.batches_that_stepped},
-            "epoch_progress": self.epoch_progress.state_dict(),
-        }
+    def load_state_dict(self, state: dict[str, Any] | None, shim_state: dict[str, Any] | None) -> None:
+        """Restore the counters saved under ``loops/fit_loop`` and work out where training resumes."""
+        if not state:
+            return
+        epoch_loop = self.epoch_loop
+        self.epoch_progress.load_state_dict(state["epoch_progress"])
+        epoch_loop.batches_that_stepped = state.get("epoch_loop.state_dict", {}).get("_batches_that_stepped", 0)
+        epoch_loop.batch_progress.load_state_dict(state["epoch_loop.batch_progress"])
+        epoch_loop.scheduler_progress.load_state_dict(state["epoch_loop.scheduler_progress"])
+        epoch_loop.automatic_optimization.optim_progress.load_state_dict(
+            state["epoch_loop.automatic_optimization.optim_progress"]
+        )
+        manual = state.get("epoch_loop.manual_optimization.optim_step_progress")
+        if manual is not None:
+            epoch_loop.manual_optimization.optim_step_progress.load_state_dict(manual)
+        shim_state = shim_state or {}
+        epochs = self.epoch_progress
+        batches = epoch_loop.batch_progress
+        if epochs.current.processed > epochs.current.completed:
+            kind = "epoch_end"
+            epochs.current.completed = epochs.current.processed
+            epochs.total.completed = epochs.total.processed
+        elif epochs.current.ready > epochs.current.processed:
+            kind = "batch_end" if batches.current.completed < batches.current.ready else "validation_end"
+            batches.current.completed = batches.current.ready
+            batches.total.completed = batches.total.ready
+        else:
+            kind = "between_epochs"
+        self._resume = ResumePoint(
+            kind=kind,
+            batches_done=batches.current.ready,
+            rng=shim_state.get("rng"),
+            rng_at_epoch_start=shim_state.get("rng_at_epoch_start"),
+        )

@@ -85,11 +85,22 @@ class TrainingEpochLoop:
             return can_stop
         return False
 
-    def run(self, fetcher: BatchFetcher) -> None:
-        self.batch_progress.reset_on_run()
-        self.scheduler_progress.reset_on_run()
-        self.automatic_optimization.optim_progress.reset_on_run()
-        self.val_loop.batch_progress.total.reset()
+    def run(self, fetcher: BatchFetcher, resume: str | None = None) -> None:
+        """Run the epoch's batches; ``resume`` continues one interrupted after a batch.
+
+        ``resume="batch_end"``: the checkpoint was saved in ``on_train_batch_end``, so what followed that batch
+        (validation when due, scheduler and step bookkeeping) runs first. ``"validation_end"``: it was saved during
+        that validation, so only the bookkeeping runs.
+        """
+        if resume is None:
+            self.batch_progress.reset_on_run()
+            self.scheduler_progress.reset_on_run()
+            self.automatic_optimization.optim_progress.reset_on_run()
+            self.val_loop.batch_progress.total.reset()
+        elif resume == "batch_end":
+            self.on_advance_end()
+        else:
+            self.finish_batch()
         module = self.trainer.lightning_module
         self._takes_batch_idx = is_param_in_hook_signature(module.training_step, "batch_idx", min_args=2)
         while not self.done():
@@ -140,15 +151,24 @@ class TrainingEpochLoop:
         trainer._metrics.update_train_step_metrics()
 
     def on_advance_end(self) -> None:
-        trainer = self.trainer
+        """After a batch: validate when due, then finish the batch."""
         if self._should_check_val():
-            trainer._set_stage(RunningStage.VALIDATING)
-            first_loop_iter = trainer._metrics.first_loop_iter
-            if not self.should_accumulate():
-                trainer._hooks.module("on_validation_model_zero_grad")
-            self.val_loop.run()
-            trainer._set_stage(RunningStage.TRAINING)
-            trainer._metrics.first_loop_iter = first_loop_iter
+            self._validate()
+        self.finish_batch()
+
+    def _validate(self) -> None:
+        trainer = self.trainer
+        trainer._set_stage(RunningStage.VALIDATING)
+        first_loop_iter = trainer._metrics.first_loop_iter
+        if not self.should_accumulate():
+            trainer._hooks.module("on_validation_model_zero_grad")
+        self.val_loop.run()
+        trainer._set_stage(RunningStage.TRAINING)
+        trainer._metrics.first_loop_iter = first_loop_iter
+
+    def finish_batch(self) -> None:
+        """Step the plateau schedulers of the ``step`` interval, count the step, check the time limit."""
+        trainer = self.trainer
         self.update_lr_schedulers("step", update_plateau_schedulers=True)
         if not self.should_accumulate():
             self.batches_that_stepped += 1

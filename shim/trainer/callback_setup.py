@@ -56,6 +56,15 @@ def build_callbacks(config: "TrainerConfig", callbacks: list[Callback] | Callbac
         result.append(TQDMProgressBar())
     if config.enable_model_summary and not any(isinstance(cb, ModelSummary) for cb in given):
         result.append(ModelSummary())
+    checkpoints = [cb for cb in given if isinstance(cb, Checkpoint)]
+    if checkpoints and not config.enable_checkpointing:
+        raise MisconfigurationException(
+            f"enable_checkpointing=False, but callbacks holds {type(checkpoints[0]).__name__}; remove one of them."
+        )
+    if not checkpoints and config.enable_checkpointing:
+        from shim.callbacks.model_checkpoint import ModelCheckpoint
+
+        result.append(ModelCheckpoint())
     return checkpoints_last(result)
 
 

@@ -25,6 +25,12 @@ from shim.plugins.precision.precision import Precision
 from shim.strategies.single_device import SingleDeviceStrategy
 from shim.strategies.strategy import Strategy
 from shim.trainer.callback_setup import add_model_callbacks, build_callbacks
+from shim.trainer.checkpointing import (
+    load_checkpoint_file,
+    resolve_ckpt_path,
+    restore_modules_and_callbacks,
+    restore_training_state,
+)
 from shim.trainer.config import TrainerConfig, parse_trainer_args
 from shim.trainer.configuration import verify_loop_configuration
 from shim.trainer.data import DataSource
@@ -33,7 +39,7 @@ from shim.trainer.metrics import MetricStore, ResultCollection
 from shim.trainer.states import RunningStage, TrainerFn, TrainerState, TrainerStatus
 from shim.utilities.apply_func import convert_tensors_to_scalars
 from shim.utilities.exceptions import MisconfigurationException
-from shim.utilities.rank_zero import PossibleUserWarning, rank_zero_info, rank_zero_warn
+from shim.utilities.rank_zero import PossibleUserWarning, rank_zero_deprecation, rank_zero_info, rank_zero_warn
 from shim.utilities.seed import isolate_rng
 
 log = logging.getLogger(__name__)
@@ -90,6 +96,7 @@ class Trainer:
         default_root_dir: str | os.PathLike | None = None,
         enable_autolog_hparams: bool = True,
         model_registry: str | None = None,
+        resume_from_checkpoint: str | os.PathLike | None = None,
     ) -> None:
         """Configure a Trainer; the arguments and their defaults are Lightning 2.x's.
 
@@ -174,6 +181,12 @@ class Trainer:
         self.datamodule: LightningDataModule | None = None
         self._model: LightningModule | None = None
         self.ckpt_path: str | None = None
+        self._resume_from_checkpoint = resume_from_checkpoint
+        if resume_from_checkpoint is not None:
+            rank_zero_deprecation(
+                "`Trainer(resume_from_checkpoint=...)` is the Lightning 1.x spelling; pass"
+                " `trainer.fit(ckpt_path=...)` instead. The checkpoint is used for this Trainer's `fit`."
+            )
         self._fit_start_time: float | None = None
         self._last_val_time = 0.0
         self.received_sigterm = False
@@ -230,9 +243,13 @@ class Trainer:
         train_dataloaders: Any = None,
         val_dataloaders: Any = None,
         datamodule: LightningDataModule | None = None,
-        ckpt_path: str | None = None,
+        ckpt_path: str | os.PathLike | None = None,
+        weights_only: bool | None = None,
     ) -> None:
         """Train ``model``; loaders come from the arguments, the ``datamodule`` or the model's own methods.
+
+        ``ckpt_path`` (a path, ``"last"`` or ``"best"``) resumes: weights, optimizers, schedulers, loop counters,
+        callback states and random states are restored, and training continues where the checkpoint was taken.
 
         Raises:
             TypeError: If ``model`` is not a LightningModule.
@@ -246,9 +263,11 @@ class Trainer:
                 "fit got both dataloaders and a datamodule: pass `train_dataloaders`/`val_dataloaders` or"
                 " `datamodule`, not both."
             )
+        if ckpt_path is None and self._resume_from_checkpoint is not None:
+            ckpt_path = self._resume_from_checkpoint
         self._begin(TrainerFn.FITTING, RunningStage.TRAINING)
         self._attach(model, datamodule, {"train": train_dataloaders, "val": val_dataloaders})
-        self._call_and_handle_interrupt(self._run, model, ckpt_path)
+        self._call_and_handle_interrupt(self._run, model, ckpt_path, True, weights_only)
 
     def validate(
         self,
@@ -257,9 +276,11 @@ class Trainer:
         ckpt_path: str | None = None,
         verbose: bool = True,
         datamodule: LightningDataModule | None = None,
+        weights_only: bool | None = None,
     ) -> list[dict[str, float]]:
         """Run one validation pass; returns one dict of logged metrics per data loader."""
-        return self._evaluate(TrainerFn.VALIDATING, model, dataloaders, ckpt_path, verbose, datamodule)
+        fn = TrainerFn.VALIDATING
+        return self._evaluate(fn, model, dataloaders, ckpt_path, verbose, datamodule, weights_only)
 
     def test(
         self,
@@ -268,9 +289,11 @@ class Trainer:
         ckpt_path: str | None = None,
         verbose: bool = True,
         datamodule: LightningDataModule | None = None,
+        weights_only: bool | None = None,
     ) -> list[dict[str, float]]:
         """Run one test pass; returns one dict of logged metrics per data loader."""
-        return self._evaluate(TrainerFn.TESTING, model, dataloaders, ckpt_path, verbose, datamodule)
+        fn = TrainerFn.TESTING
+        return self._evaluate(fn, model, dataloaders, ckpt_path, verbose, datamodule, weights_only)
 
     def predict(
         self,
@@ -279,8 +302,10 @@ class Trainer:
         datamodule: LightningDataModule | None = None,
         return_predictions: bool | None = None,
         ckpt_path: str | None = None,
+        weights_only: bool | None = None,
     ) -> list[Any] | None:
         """Run ``predict_step`` over the data; returns the outputs (a list per loader when there are several)."""
+        model_provided = model is not None
         model = self._model_for("predict", model)
         if isinstance(dataloaders, LightningDataModule):
             datamodule, dataloaders = dataloaders, None
@@ -289,7 +314,7 @@ class Trainer:
         self._begin(TrainerFn.PREDICTING, RunningStage.PREDICTING)
         self.predict_loop.return_predictions = True if return_predictions is None else return_predictions
         self._attach(model, datamodule, {"predict": dataloaders})
-        return self._call_and_handle_interrupt(self._run, model, ckpt_path)
+        return self._call_and_handle_interrupt(self._run, model, ckpt_path, model_provided, weights_only)
 
     def _evaluate(
         self,
@@ -299,7 +324,9 @@ class Trainer:
         ckpt_path: str | None,
         verbose: bool,
         datamodule: LightningDataModule | None,
+        weights_only: bool | None,
     ) -> list[dict[str, float]]:
+        model_provided = model is not None
         model = self._model_for(fn.value, model)
         if isinstance(dataloaders, LightningDataModule):
             datamodule, dataloaders = dataloaders, None
@@ -310,7 +337,7 @@ class Trainer:
         loop = self.validate_loop if fn == TrainerFn.VALIDATING else self.test_loop
         loop.verbose = verbose
         self._attach(model, datamodule, {stage.dataloader_prefix or "": dataloaders})
-        results = self._call_and_handle_interrupt(self._run, model, ckpt_path)
+        results = self._call_and_handle_interrupt(self._run, model, ckpt_path, model_provided, weights_only)
         return [convert_tensors_to_scalars(r) for r in results]
 
     def save_checkpoint(
@@ -393,13 +420,10 @@ class Trainer:
     # ------------------------------------------------------------------------------------------------------
     # the run
     # ------------------------------------------------------------------------------------------------------
-    def _run(self, model: LightningModule, ckpt_path: str | None) -> Any:
+    def _run(self, model: LightningModule, ckpt_path: Any, model_provided: bool, weights_only: bool | None) -> Any:
         fn = self.state.fn
         assert fn is not None
-        if ckpt_path is not None:
-            raise MisconfigurationException(
-                f"ckpt_path={ckpt_path!r}: resuming from a checkpoint is not implemented in shim yet."
-            )
+        self.ckpt_path = resolve_ckpt_path(self, fn, ckpt_path, model_provided)
         if fn == TrainerFn.FITTING and self._config.max_epochs is None:
             max_epochs = 1000 if self.max_steps == -1 and self.max_time is None else -1
             if max_epochs == 1000:
@@ -420,7 +444,14 @@ class Trainer:
         self._setup_hooks(fn)
         self._hooks.module("configure_sharded_model") if self._module_overrides("configure_sharded_model") else None
         self._hooks.module("configure_model")
+        checkpoint = None
+        if self.ckpt_path is not None:
+            checkpoint = load_checkpoint_file(self.ckpt_path, weights_only=weights_only)
+            restore_modules_and_callbacks(self, checkpoint, self.ckpt_path)
         self.strategy.setup(self)
+        if checkpoint is not None:
+            restore_training_state(self, checkpoint, self.ckpt_path)  # type: ignore[arg-type]
+            del checkpoint
         self._decide_batch_transfer()
         self._metrics.reset_results()
         self._metrics.reset_metrics()

@@ -11,7 +11,14 @@ import torch
 
 from shim.utilities.rank_zero import rank_zero_only, rank_zero_warn
 
-__all__ = ["seed_everything", "reset_seed", "pl_worker_init_function", "isolate_rng"]
+__all__ = [
+    "collect_rng_states",
+    "isolate_rng",
+    "pl_worker_init_function",
+    "reset_seed",
+    "seed_everything",
+    "set_rng_states",
+]
 
 log = logging.getLogger(__name__)
 
@@ -111,30 +118,39 @@ def pl_worker_init_function(worker_id: int, rank: int | None = None) -> None:
         np.random.seed(np.random.SeedSequence([base_seed, worker_id, global_rank]).generate_state(4))
 
 
-def _collect_rng_states() -> dict[str, Any]:
+def collect_rng_states() -> dict[str, Any]:
+    """The global random states of torch, CUDA, Python and NumPy, as plain tensors, tuples and lists.
+
+    NumPy's state array becomes a list of ints so the dict loads with ``torch.load(weights_only=True)``.
+    """
     states: dict[str, Any] = {"torch": torch.get_rng_state(), "python": random.getstate()}
     np = _numpy()
     if np is not None:
-        states["numpy"] = np.random.get_state()
+        name, keys, pos, has_gauss, cached = np.random.get_state()
+        states["numpy"] = (name, [int(k) for k in keys], int(pos), int(has_gauss), float(cached))
     if torch.cuda.is_available() and torch.cuda.is_initialized():
         states["torch.cuda"] = torch.cuda.get_rng_state_all()
     return states
 
 
-def _set_rng_states(states: dict[str, Any]) -> None:
+def set_rng_states(states: dict[str, Any]) -> None:
+    """Restore what ``collect_rng_states`` returned."""
     torch.set_rng_state(states["torch"])
-    random.setstate(states["python"])
-    if "numpy" in states:
-        _numpy().random.set_state(states["numpy"])
-    if "torch.cuda" in states:
+    version, internal, gauss = states["python"]
+    random.setstate((version, tuple(internal), gauss))
+    np = _numpy()
+    if np is not None and "numpy" in states:
+        name, keys, pos, has_gauss, cached = states["numpy"]
+        np.random.set_state((name, np.array(keys, dtype=np.uint32), pos, has_gauss, cached))
+    if "torch.cuda" in states and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(states["torch.cuda"])
 
 
 @contextmanager
 def isolate_rng() -> Generator[None, None, None]:
     """Restore the random states of torch, Python and NumPy on exit, so the block does not disturb them."""
-    states = _collect_rng_states()
+    states = collect_rng_states()
     try:
         yield
     finally:
-        _set_rng_states(states)
+        set_rng_states(states)

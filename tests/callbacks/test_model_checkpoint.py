@@ -1,0 +1,169 @@
+"""ModelCheckpoint writes the same files, keeps the same best models and saves the same state as Lightning's."""
+
+import importlib
+import os
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+import torch
+from torch.utils.data import DataLoader
+
+import shim
+from shim.callbacks.model_checkpoint import ModelCheckpoint
+from shim.utilities.exceptions import MisconfigurationException
+
+# a scripted validation metric per epoch, so top-k decisions are known
+VAL_LOSSES = [0.9, 0.5, 0.7, 0.3, 0.6]
+
+CASES: list[dict[str, Any]] = [
+    {},
+    {"monitor": "val_loss", "save_top_k": 2},
+    {"monitor": "val_loss", "mode": "max", "save_top_k": 1, "save_last": True},
+    {"monitor": "val_loss", "save_top_k": -1, "filename": "{epoch}-{val_loss:.2f}"},
+    {"monitor": "val_loss", "filename": "{epoch}-{val_loss:.2f}", "auto_insert_metric_name": False},
+    {"save_top_k": -1, "every_n_train_steps": 3},
+    {"save_top_k": -1, "every_n_epochs": 2},
+    {"save_last": True, "save_top_k": 0},
+    {"save_last": "link", "monitor": "val_loss"},
+    {"monitor": "val/loss", "filename": "{epoch}-{val/loss:.1f}"},
+    {"filename": "fixed", "save_top_k": 1},
+    {"filename": "fixed", "save_top_k": -1, "every_n_epochs": 1, "enable_version_counter": True},
+    {"monitor": "val_loss", "save_top_k": 2, "save_on_train_epoch_end": False},
+    {"monitor": "train_loss", "save_top_k": 1, "every_n_train_steps": 2},
+]
+
+
+def _run(pkg: ModuleType, kwargs: dict[str, Any], root: Path) -> dict[str, Any]:
+    boring = importlib.import_module(f"{pkg.__name__}.demos.boring_classes").BoringModel
+    checkpoint_class = importlib.import_module(f"{pkg.__name__}.callbacks").ModelCheckpoint
+
+    class Model(boring):  # type: ignore[misc, valid-type]
+        def training_step(self, batch: Any, batch_idx: int) -> Any:
+            loss = self.step(batch)
+            self.log("train_loss", loss)
+            return loss
+
+        def validation_step(self, batch: Any, batch_idx: int) -> None:
+            value = torch.tensor(VAL_LOSSES[self.current_epoch])
+            self.log("val_loss", value)
+            self.log("val/loss", value)
+
+    torch.manual_seed(0)
+    callback = checkpoint_class(**kwargs)
+    trainer = pkg.Trainer(
+        max_epochs=len(VAL_LOSSES),
+        limit_train_batches=4,
+        limit_val_batches=1,
+        num_sanity_val_steps=0,
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        default_root_dir=str(root),
+        callbacks=[callback],
+    )
+    trainer.fit(Model(), DataLoader(torch.randn(16, 32), batch_size=4), DataLoader(torch.randn(4, 32), batch_size=4))
+
+    def relative(path: str) -> str:
+        return os.path.relpath(path, root) if path else ""
+
+    files = sorted(str(p.relative_to(root)) for p in root.rglob("*.ckpt"))
+    links = sorted(str(p.relative_to(root)) for p in root.rglob("*.ckpt") if p.is_symlink())
+    return {
+        "files": files,
+        "links": links,
+        "best_model_path": relative(callback.best_model_path),
+        "best_model_score": None if callback.best_model_score is None else float(callback.best_model_score),
+        "best_k_models": {relative(k): float(v) for k, v in callback.best_k_models.items()},
+        "kth_best_model_path": relative(callback.kth_best_model_path),
+        "last_model_path": relative(callback.last_model_path),
+        "state_key": callback.state_key,
+    }
+
+
+@pytest.mark.filterwarnings("ignore")
+@pytest.mark.parametrize("kwargs", CASES, ids=lambda kw: ",".join(f"{k}={v}" for k, v in kw.items()) or "default")
+def test_same_files_and_bookkeeping_as_lightning(lightning: ModuleType, kwargs: dict[str, Any], tmp_path: Path) -> None:
+    expected = _run(lightning, kwargs, tmp_path / "pl")
+    actual = _run(shim, kwargs, tmp_path / "shim")
+    assert expected["files"], "the case saves something"
+    assert actual == expected
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_saved_callback_state_matches_lightning(lightning: ModuleType, tmp_path: Path) -> None:
+    states = []
+    for pkg in (lightning, shim):
+        result = _run(pkg, {"monitor": "val_loss", "save_top_k": 2}, tmp_path / pkg.__name__)
+        best = tmp_path / pkg.__name__ / result["best_model_path"]
+        checkpoint = torch.load(best, weights_only=False)
+        (key, state), *_ = checkpoint["callbacks"].items()
+        root = str(tmp_path / pkg.__name__)
+        normalized = {
+            k: (v.replace(root, "ROOT") if isinstance(v, str) else v) for k, v in state.items() if k != "best_k_models"
+        }
+        normalized["best_k_models"] = {k.replace(root, "ROOT"): float(v) for k, v in state["best_k_models"].items()}
+        states.append((key, {k: float(v) if isinstance(v, torch.Tensor) else v for k, v in normalized.items()}))
+    assert states[1] == states[0]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"mode": "avg"}, "mode='avg'"),
+        ({"save_top_k": -2}, "save_top_k=-2"),
+        ({"every_n_train_steps": -1}, "every_n_train_steps=-1"),
+        ({"every_n_epochs": -1}, "every_n_epochs=-1"),
+        ({"every_n_epochs": 2, "every_n_train_steps": 3}, "give only one"),
+        ({"save_top_k": 3}, "needs a `monitor`"),
+        ({"save_last": "yes"}, "save_last='yes'"),
+    ],
+)
+def test_bad_arguments(kwargs: dict[str, Any], message: str) -> None:
+    with pytest.raises(MisconfigurationException, match=message):
+        ModelCheckpoint(**kwargs)
+
+
+def test_default_trainer_saves_latest_epoch_only(tmp_path: Path) -> None:
+    from shim.demos.boring_classes import BoringModel
+
+    trainer = shim.Trainer(
+        max_epochs=3, limit_train_batches=2, limit_val_batches=1, logger=False, enable_progress_bar=False,
+        default_root_dir=str(tmp_path),
+    )  # fmt: skip
+    trainer.fit(BoringModel())
+    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == ["epoch=2-step=6.ckpt"]
+
+
+def test_enable_checkpointing_false_writes_nothing(tmp_path: Path) -> None:
+    from shim.demos.boring_classes import BoringModel
+
+    trainer = shim.Trainer(
+        max_epochs=1, limit_train_batches=2, enable_checkpointing=False, logger=False, enable_progress_bar=False,
+        default_root_dir=str(tmp_path),
+    )  # fmt: skip
+    trainer.fit(BoringModel())
+    assert list(tmp_path.rglob("*.ckpt")) == []
+
+
+def test_checkpoint_callback_with_checkpointing_disabled() -> None:
+    with pytest.raises(
+        MisconfigurationException, match="enable_checkpointing=False, but callbacks holds ModelCheckpoint"
+    ):
+        shim.Trainer(enable_checkpointing=False, callbacks=[ModelCheckpoint()])
+
+
+def test_missing_monitor_raises_after_validation_ran(tmp_path: Path) -> None:
+    from shim.demos.boring_classes import BoringModel
+
+    class Model(BoringModel):
+        def validation_step(self, batch: Any, batch_idx: int) -> None:
+            self.log("other", 1.0)
+
+    trainer = shim.Trainer(
+        max_epochs=1, limit_train_batches=2, limit_val_batches=1, logger=False, enable_progress_bar=False,
+        default_root_dir=str(tmp_path), callbacks=[ModelCheckpoint(monitor="missing")],
+    )  # fmt: skip
+    with pytest.raises(MisconfigurationException, match="monitor='missing'.*found no such metric"):
+        trainer.fit(Model())
