@@ -84,3 +84,50 @@ def test_datamodule_hyperparameters() -> None:
             self.save_hyperparameters()
 
     assert DataModule(batch_size=8).hparams.batch_size == 8
+
+
+def test_hparams_round_trip_through_a_checkpoint(tmp_path: Any) -> None:
+    import torch
+    from torch.utils.data import DataLoader
+
+    from shim.demos.boring_classes import BoringModel
+
+    class Model(BoringModel):
+        def __init__(self, conf: dict[str, Any]) -> None:
+            super().__init__()
+            self.save_hyperparameters(conf)
+            self.loaded_extra = None
+
+        def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+            checkpoint["extra"] = 7
+
+        def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+            self.loaded_extra = checkpoint["extra"]
+
+    class DataModule(shim.LightningDataModule):
+        def __init__(self, batch_size: int = 4) -> None:
+            super().__init__()
+            self.save_hyperparameters()
+
+        def train_dataloader(self) -> DataLoader:
+            return DataLoader(torch.randn(8, 32), batch_size=self.hparams.batch_size)
+
+        def state_dict(self) -> dict[str, Any]:
+            return {"seen": 3}
+
+    trainer = shim.Trainer(
+        max_epochs=1, logger=False, enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0,
+        default_root_dir=str(tmp_path),
+    )  # fmt: skip
+    trainer.fit(Model({"lr": 0.2}), datamodule=DataModule(batch_size=2))
+    path = str(tmp_path / "m.ckpt")
+    trainer.save_checkpoint(path)
+    checkpoint = torch.load(path, weights_only=True)
+    assert checkpoint["hparams_name"] == "hparams"
+    assert checkpoint["datamodule_hyper_parameters"] == {"batch_size": 2}
+    assert checkpoint[DataModule.__qualname__] == {"seen": 3}
+    model = Model.load_from_checkpoint(path)
+    assert model.hparams.lr == 0.2
+    assert model.loaded_extra == 7
+    assert DataModule.load_from_checkpoint(path).hparams.batch_size == 2
+    assert DataModule.load_from_checkpoint(path, batch_size=16).hparams.batch_size == 16
