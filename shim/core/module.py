@@ -1,7 +1,8 @@
 """``LightningModule``: an ``nn.Module`` that carries its training step, its optimizers and its hooks."""
 
 import numbers
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Generator, Mapping
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -19,6 +20,21 @@ if TYPE_CHECKING:
     from shim.trainer.trainer import Trainer
 
 __all__ = ["LightningModule"]
+
+# While True, a detached module's `trainer` is None instead of an error: tracers (TensorBoard's graph, TorchScript)
+# read every attribute of the module.
+_jit_is_scripting_flag = False
+
+
+@contextmanager
+def _jit_is_scripting() -> Generator[None, None, None]:
+    """Let tracing code read ``module.trainer`` on a module that is not attached to a Trainer."""
+    global _jit_is_scripting_flag
+    previous, _jit_is_scripting_flag = _jit_is_scripting_flag, True
+    try:
+        yield
+    finally:
+        _jit_is_scripting_flag = previous
 
 
 class _DeviceDtypeMixin(nn.Module):
@@ -125,9 +141,9 @@ class LightningModule(_DeviceDtypeMixin, HyperparametersMixin, ModelHooks, DataH
     @property
     def trainer(self) -> "Trainer":
         """The Trainer this module is attached to."""
-        if self._trainer is None:
+        if self._trainer is None and not _jit_is_scripting_flag:
             raise RuntimeError(f"{type(self).__qualname__} is not attached to a `Trainer`.")
-        return self._trainer
+        return self._trainer  # type: ignore[return-value]
 
     @trainer.setter
     def trainer(self, trainer: "Trainer | None") -> None:
@@ -188,6 +204,12 @@ class LightningModule(_DeviceDtypeMixin, HyperparametersMixin, ModelHooks, DataH
     @strict_loading.setter
     def strict_loading(self, value: bool) -> None:
         self._strict_loading = value
+
+    def __getstate__(self) -> dict[str, Any]:
+        # copying or pickling a module must not drag its Trainer (loaders, loops, callbacks) along
+        state = dict(self.__dict__)
+        state["_trainer"] = None
+        return state
 
     # -- what users implement --------------------------------------------------------------------------
     def forward(self, *args: Any, **kwargs: Any) -> Any:

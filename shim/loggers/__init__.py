@@ -1,3 +1,7 @@
-"""Experiment loggers (arrive with the loggers work)."""
+"""Experiment loggers: where the Trainer sends metrics and hyper-parameters (TensorBoard event files, CSV)."""
 
-__all__: list[str] = []
+from shim.loggers.csv_logs import CSVLogger
+from shim.loggers.logger import Logger
+from shim.loggers.tensorboard import TensorBoardLogger
+
+__all__ = ["CSVLogger", "Logger", "TensorBoardLogger"]

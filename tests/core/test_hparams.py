@@ -123,7 +123,7 @@ def test_hparams_round_trip_through_a_checkpoint(tmp_path: Any) -> None:
     path = str(tmp_path / "m.ckpt")
     trainer.save_checkpoint(path)
     checkpoint = torch.load(path, weights_only=True)
-    assert checkpoint["hparams_name"] == "hparams"
+    assert checkpoint["hparams_name"] == "conf"
     assert checkpoint["datamodule_hyper_parameters"] == {"batch_size": 2}
     assert checkpoint[DataModule.__qualname__] == {"seen": 3}
     model = Model.load_from_checkpoint(path)

@@ -7,7 +7,10 @@ from collections.abc import MutableMapping, Sequence
 from types import FrameType
 from typing import Any
 
+import torch
+
 from shim.utilities.parsing import AttributeDict, collect_init_args
+from shim.utilities.rank_zero import rank_zero_warn
 
 __all__ = ["HyperparametersMixin"]
 
@@ -38,28 +41,39 @@ class HyperparametersMixin:
             logger: Whether the hyper-parameters are sent to the loggers.
         """
         self._log_hyperparams = logger
-        if len(args) == 1 and not isinstance(args[0], str):
-            self._set_hparams(args[0])
-            self._hparams_name = "hparams"
-            self._hparams_initial = copy.deepcopy(self._hparams)
-            return
+        if len(args) == 1 and not isinstance(args[0], str) and not args[0]:
+            return  # an empty dict or Namespace: nothing to save
         if frame is None:
             current = inspect.currentframe()
             frame = current.f_back if current is not None else None
         if frame is None:
-            return
+            raise AttributeError("save_hyperparameters needs the calling frame, and none is available.")
         init_args = collect_init_args(frame, self)
-        if args:
-            missing = [a for a in args if a not in init_args]
+        ignored = [ignore] if isinstance(ignore, str) else [i for i in (ignore or []) if isinstance(i, str)]
+        init_args = {k: v for k, v in init_args.items() if k not in ignored}
+        objects = [arg for arg in args if not isinstance(arg, str)]
+        if not args:
+            hp: Any = init_args
+            self._hparams_name = "kwargs" if hp else None
+        elif len(objects) == 1:
+            hp = objects[0]
+            # remember which __init__ argument held the object, so load_from_checkpoint can pass it back
+            self._hparams_name = next((k for k, v in init_args.items() if v is hp or v == hp), None)
+        else:
+            missing = [a for a in args if isinstance(a, str) and a not in init_args]
             if missing:
                 raise ValueError(f"save_hyperparameters got names {missing} that are not arguments of __init__")
-            init_args = {name: init_args[name] for name in args}
-        ignored = [ignore] if isinstance(ignore, str) else list(ignore or [])
-        init_args = {k: v for k, v in init_args.items() if k not in ignored}
-        if not init_args:
-            return
-        self._hparams_name = "kwargs"
-        self._set_hparams(init_args)
+            hp = {name: init_args[name] for name in args if isinstance(name, str)}
+            self._hparams_name = "kwargs"
+        self._set_hparams(hp)
+        for name in ignored:
+            self._hparams.pop(name, None)
+        for key, value in self._hparams.items():
+            if isinstance(value, torch.nn.Module):
+                rank_zero_warn(
+                    f"The hyper-parameter {key!r} is an nn.Module, whose weights are saved in checkpoints anyway;"
+                    f" leave it out with `self.save_hyperparameters(ignore=[{key!r}])`."
+                )
         self._hparams_initial = copy.deepcopy(self._hparams)
 
     def _set_hparams(self, hp: MutableMapping | Namespace | Any) -> None:

@@ -1,0 +1,55 @@
+"""Where a logger writes: picking the next ``version_N`` and creating the log folder with errors that name the path."""
+
+import os
+
+__all__ = ["make_log_dir", "next_version", "version_folder"]
+
+
+def next_version(root_dir: str) -> int:
+    """One more than the highest ``version_N`` folder in ``root_dir``, or 0 when there is none."""
+    if not os.path.isdir(root_dir):
+        return 0
+    versions = []
+    for entry in os.listdir(root_dir):
+        if not entry.startswith("version_") or not os.path.isdir(os.path.join(root_dir, entry)):
+            continue
+        # like Lightning, only the text between the first and second underscore counts ("version_3_old" is 3)
+        number = entry.split("_")[1]
+        if number.isdigit():
+            versions.append(int(number))
+    return max(versions) + 1 if versions else 0
+
+
+def version_folder(version: int | str) -> str:
+    """A string version is the folder name itself; an int ``N`` becomes ``version_N``."""
+    return version if isinstance(version, str) else f"version_{version}"
+
+
+def make_log_dir(path: str) -> None:
+    """Create ``path`` and its parents; when a file is in the way, raise an error that names it.
+
+    Raises:
+        FileExistsError: ``path`` itself exists as a file.
+        NotADirectoryError: One of the parents of ``path`` (``save_dir``, say) is a file.
+    """
+    if not path:  # the current directory
+        return
+    try:
+        os.makedirs(path, exist_ok=True)
+    except (FileExistsError, NotADirectoryError) as err:
+        blocker = _first_file_on(path)
+        raise type(err)(
+            f"Cannot create the log directory '{path}': '{blocker}' exists and is a file, not a directory."
+            " Choose another `save_dir`, `name` or `version`, or move the file away."
+        ) from err
+
+
+def _first_file_on(path: str) -> str:
+    """The outermost existing non-directory among ``path`` and its parents (``path`` itself when none is found)."""
+    chain = [os.path.abspath(path)]
+    while os.path.dirname(chain[-1]) != chain[-1]:
+        chain.append(os.path.dirname(chain[-1]))
+    for candidate in reversed(chain):
+        if os.path.exists(candidate) and not os.path.isdir(candidate):
+            return candidate
+    return path
