@@ -18,6 +18,7 @@ from shim.callbacks.checkpoint import Checkpoint
 from shim.core.datamodule import LightningDataModule
 from shim.core.module import LightningModule
 from shim.core.optimizer import LRSchedulerConfig
+from shim.loggers.utilities import log_hyperparams
 from shim.loops.evaluation_loop import EvaluationLoop
 from shim.loops.fit_loop import FitLoop
 from shim.loops.prediction_loop import PredictionLoop
@@ -140,7 +141,7 @@ class Trainer:
             enable_checkpointing=enable_checkpointing,
         )
         config = self._config
-        self._default_root_dir = os.fspath(default_root_dir) if default_root_dir is not None else None
+        self._default_root_dir = os.fspath(default_root_dir) if default_root_dir is not None else os.getcwd()
         self.use_distributed_sampler = use_distributed_sampler
         self.enable_autolog_hparams = enable_autolog_hparams
 
@@ -223,13 +224,28 @@ class Trainer:
         torch.backends.cudnn.benchmark = benchmark
 
     def _configure_loggers(self, logger: Any) -> list[Any]:
-        if self._config.fast_dev_run or self._config.barebones:
+        """``True``/``None``: TensorBoard in ``default_root_dir`` (CSV without tensorboard); ``False``: no logger."""
+        from shim.loggers.logger import DummyLogger
+
+        config = self._config
+        if logger is False or config.barebones:
             return []
+        if config.fast_dev_run:
+            return [DummyLogger()]
         if logger is None or logger is True:
-            # the default TensorBoard logger arrives with the loggers; until then no logger is attached
-            return []
-        if logger is False:
-            return []
+            import importlib.util
+
+            if importlib.util.find_spec("tensorboard") is not None or importlib.util.find_spec("tensorboardX"):
+                from shim.loggers.tensorboard import TensorBoardLogger
+
+                return [TensorBoardLogger(save_dir=self.default_root_dir, version=_slurm_job_id())]
+            from shim.loggers.csv_logs import CSVLogger
+
+            rank_zero_warn(
+                "`logger=True` uses a CSVLogger because neither `tensorboard` nor `tensorboardX` is installed;"
+                " install `tensorboard` to get the TensorBoard logger."
+            )
+            return [CSVLogger(save_dir=self.default_root_dir)]
         if isinstance(logger, Iterable):
             return list(logger)
         return [logger]
@@ -448,15 +464,17 @@ class Trainer:
         if self.ckpt_path is not None:
             checkpoint = load_checkpoint_file(self.ckpt_path, weights_only=weights_only)
             restore_modules_and_callbacks(self, checkpoint, self.ckpt_path)
+        self._metrics.reset_results()
+        self._metrics.reset_metrics()
         self.strategy.setup(self)
+        self._decide_batch_transfer()
+        if fn == TrainerFn.FITTING:
+            self._hooks.call("on_fit_start")
+        if self.enable_autolog_hparams:
+            log_hyperparams(self)
         if checkpoint is not None:
             restore_training_state(self, checkpoint, self.ckpt_path)  # type: ignore[arg-type]
             del checkpoint
-        self._decide_batch_transfer()
-        self._metrics.reset_results()
-        self._metrics.reset_metrics()
-        if fn == TrainerFn.FITTING:
-            self._hooks.call("on_fit_start")
         results = self._run_stage()
         self._teardown()
         if fn == TrainerFn.FITTING:
@@ -693,7 +711,8 @@ class Trainer:
 
     @property
     def default_root_dir(self) -> str:
-        return self._default_root_dir if self._default_root_dir is not None else os.getcwd()
+        """Where logs and checkpoints go when no logger or callback says otherwise (the working directory)."""
+        return os.path.normpath(os.path.expanduser(self._default_root_dir))
 
     @property
     def logger(self) -> Any:
@@ -907,6 +926,18 @@ class Trainer:
         max_epochs = self.max_epochs if self.max_epochs is not None else 1000
         total = -(-int(batches) // self.accumulate_grad_batches) * max(max_epochs, 1)
         return total if self.max_steps == -1 else min(total, self.max_steps)
+
+
+def _slurm_job_id() -> int | None:
+    """The SLURM job id, which names the default logger's version under SLURM (outside interactive shells)."""
+    job_id = os.environ.get("SLURM_ARRAY_JOB_ID") or os.environ.get("SLURM_JOB_ID")
+    if job_id is None or os.environ.get("SLURM_JOB_NAME") in ("bash", "interactive"):
+        return None
+    task = os.environ.get("SLURM_ARRAY_TASK_ID")
+    try:
+        return int(f"{job_id}{task}") if task else int(job_id)
+    except ValueError:
+        return None
 
 
 def _unwrap(loaders: list[Any] | None) -> Any:

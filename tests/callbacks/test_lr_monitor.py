@@ -14,35 +14,11 @@ from shim.callbacks.lr_monitor import LearningRateMonitor
 from shim.utilities.exceptions import MisconfigurationException
 
 
-class RecordingLogger:
-    """The smallest logger shim's Trainer accepts; it keeps every ``log_metrics`` call."""
-
-    def __init__(self) -> None:
-        self.logged: list[tuple[int | None, dict[str, float]]] = []
-        self.name = "recording"
-        self.version = 0
-        self.save_dir = None
-        self.log_dir = None
-
-    def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
-        self.logged.append((step, dict(metrics)))
-
-    def log_hyperparams(self, params: Any, *args: Any, **kwargs: Any) -> None:
-        pass
-
-    def save(self) -> None:
-        pass
-
-    def finalize(self, status: str) -> None:
-        pass
-
-
 def _recording_logger(pkg: ModuleType) -> Any:
-    if pkg is shim:
-        return RecordingLogger()
-    from pytorch_lightning.loggers import Logger
+    """A logger of ``pkg`` (shim or Lightning) that keeps every ``log_metrics`` call."""
+    base = importlib.import_module(f"{pkg.__name__}.loggers").Logger
 
-    class LightningRecordingLogger(Logger):
+    class RecordingLogger(base):  # type: ignore[misc, valid-type]
         def __init__(self) -> None:
             super().__init__()
             self.logged: list[tuple[int | None, dict[str, float]]] = []
@@ -61,7 +37,7 @@ def _recording_logger(pkg: ModuleType) -> Any:
         def log_hyperparams(self, params: Any, *args: Any, **kwargs: Any) -> None:
             pass
 
-    return LightningRecordingLogger()
+    return RecordingLogger()
 
 
 def _sgd_step_lr(model: Any) -> Any:
@@ -231,7 +207,7 @@ def test_duplicate_param_group_names_raise() -> None:
             return torch.optim.SGD(groups, lr=0.1)
 
     trainer = shim.Trainer(
-        logger=RecordingLogger(),
+        logger=_recording_logger(shim),
         log_every_n_steps=1,
         max_epochs=1,
         callbacks=[LearningRateMonitor()],
