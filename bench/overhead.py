@@ -6,7 +6,8 @@ What is measured
   (no logger, checkpointing, progress bar, summary or validation); ``training_step`` calls ``self.log`` each step.
   The model does almost no arithmetic, so the time is the framework's per-step overhead.
 * ``tiny-defaults``: the same model with the Trainer's defaults (progress bar, logger, checkpointing, summary).
-  shim does not have the TensorBoard logger or ``ModelCheckpoint`` yet, so this row is not like-for-like.
+  The logger and callbacks each default Trainer attached are printed; where shim's and Lightning's differ (when
+  written, shim had no default logger) the row is flagged as not like-for-like.
 * ``validation``: ``trainer.validate(model, loader, verbose=False)`` of the tiny model against a hand-written
   ``torch.no_grad()`` loop in ``model.eval()``.
 * ``large``: an MLP 512-2048-2048-10 (cross entropy, SGD, batch 256); compute bound, so the ratios should be ~1.
@@ -21,7 +22,8 @@ loss) are compared with the hand-written loop's, so all variants are known to do
 are timed interleaved (hand, shim, lightning, hand, shim, lightning, ...), each at two lengths, N and 2N batches.
 The per-step figure is ``(t(2N) - t(N)) / N``, which cancels the constant setup cost of a ``fit`` call; that setup
 cost is reported separately as ``t(N) - N * per_step``, next to the plain ``t(2N) / 2N``. The tables show the median,
-min and max over the repeats. All runs use one intra-op thread and the CPU; output (progress bars, log messages) is
+min and max over the repeats, the ratios of the medians and, less sensitive to load from other processes, the median
+of the ratios within each repeat. All runs use one intra-op thread and the CPU; output (progress bars, log messages) is
 sent to an in-memory buffer while the frameworks run, and Python warnings are ignored.
 
 Usage: ``python bench/overhead.py [--repeats 5] [--quick] [--only tiny|tiny-defaults|validation|large|import]``.
@@ -33,6 +35,7 @@ import argparse
 import contextlib
 import datetime
 import gc
+import importlib
 import io
 import itertools
 import json
@@ -57,10 +60,16 @@ from torch.utils.data import DataLoader, TensorDataset
 
 import shim
 
-try:
-    import pytorch_lightning
-except ImportError:  # pragma: no cover - depends on the environment
-    pytorch_lightning = None
+
+def import_lightning() -> ModuleType | None:
+    """``pytorch_lightning`` when it can be imported, else None (its variant is then skipped)."""
+    try:
+        return importlib.import_module("pytorch_lightning")
+    except ImportError:
+        return None
+
+
+pytorch_lightning = import_lightning()
 
 SEED = 1234
 DATA_SEED = 4321
@@ -70,6 +79,10 @@ WORKLOAD_NAMES = ("tiny", "tiny-defaults", "validation", "large", "import")
 
 LossFn = Callable[[Tensor, Tensor], Tensor]
 LOSSES: dict[str, LossFn] = {"mse": F.mse_loss, "ce": F.cross_entropy}
+DEFAULTS_NOTE = (
+    "   NOTE: the default Trainers differ (logger, callbacks or progress-bar redraw rate, listed above), so shim",
+    "   and Lightning do different work here: this row is NOT like-for-like. The hand loop has no progress bar.",
+)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -112,7 +125,7 @@ def seeded_net(workload: Workload) -> nn.Sequential:
 def make_module_class(base: type[Any]) -> type[Any]:
     """The same LightningModule written against ``base`` (shim's or Lightning's ``LightningModule``)."""
 
-    class BenchModule(base):  # type: ignore[misc, valid-type]
+    class BenchModule(base):
         def __init__(self, workload: Workload) -> None:
             super().__init__()
             torch.manual_seed(SEED)
@@ -157,6 +170,7 @@ class RunResult:
     seconds: float
     net: nn.Module
     metric: float | None = None  # the validation loss, for ``validate`` runs
+    setup: str = ""  # the Trainer's logger and callbacks, for ``fit-defaults`` runs
 
 
 Runner = Callable[[Workload, DataLoader, str], RunResult]
@@ -166,7 +180,7 @@ Runner = Callable[[Workload, DataLoader, str], RunResult]
 def quiet() -> Iterator[io.StringIO]:
     """Send stdout, stderr and every logging stream handler to one in-memory buffer (progress bars still render)."""
     sink = io.StringIO()
-    loggers = [logging.getLogger(), *(obj for obj in logging.Logger.manager.loggerDict.values())]
+    loggers = [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]
     handlers = [h for lg in loggers if isinstance(lg, logging.Logger) for h in lg.handlers]
     streams = [(h, h.stream) for h in handlers if type(h) is logging.StreamHandler]
     for handler, _ in streams:
@@ -240,16 +254,28 @@ def framework_runner(package: ModuleType) -> Runner:
         with quiet():
             trainer = package.Trainer(**trainer_kwargs(workload.mode, root))
             gc.collect()
+            metric = None
             start = time.perf_counter()
             if workload.mode == "validate":
-                results = trainer.validate(model, loader, verbose=False)
+                metric = trainer.validate(model, loader, verbose=False)[0]["val_loss"]
             else:
                 trainer.fit(model, loader)
             seconds = time.perf_counter() - start
-        metric = float(results[0]["val_loss"]) if workload.mode == "validate" else None
-        return RunResult(seconds, model.net, metric)
+        setup = describe_setup(trainer) if workload.mode == "fit-defaults" else ""
+        return RunResult(seconds, model.net, None if metric is None else float(metric), setup)
 
     return run
+
+
+def describe_setup(trainer: Any) -> str:
+    """The logger and callbacks a Trainer attached, e.g. ``logger: TensorBoardLogger; callbacks: ...``."""
+    logger = type(trainer.logger).__name__ if trainer.logger is not None else "none"
+    callbacks = []
+    for callback in trainer.callbacks:
+        name = type(callback).__name__
+        redraw = getattr(callback, "min_redraw_interval", None)  # shim's bar throttles redraws; Lightning's does not
+        callbacks.append(f"{name}(redraws at most every {redraw} s)" if redraw is not None else name)
+    return f"logger: {logger}; callbacks: {', '.join(callbacks) or 'none'}"
 
 
 def variants() -> dict[str, Runner]:
@@ -278,6 +304,7 @@ class VariantTiming:
     per_step: Stats  # seconds per step, from t(2N) - t(N)
     total_per_step: Stats  # seconds per step, t(2N) / 2N
     fixed: Stats  # seconds of constant cost per call, t(N) - N * per_step
+    samples: list[float]  # the per-step seconds of each repeat, in order
 
 
 @dataclass
@@ -285,6 +312,7 @@ class WorkloadResult:
     workload: Workload
     timings: dict[str, VariantTiming]
     equal: dict[str, str]  # variant -> "yes (...)" / "no (...)", compared with the hand-written loop
+    setups: dict[str, str]  # variant -> its Trainer's logger and callbacks (``fit-defaults`` only)
 
 
 def compare(reference: RunResult, other: RunResult) -> str:
@@ -301,21 +329,23 @@ def compare(reference: RunResult, other: RunResult) -> str:
     return f"yes (max abs diff {worst:.1e})" if worst <= ATOL else f"no (max abs diff {worst:.1e})"
 
 
-def check_and_warm_up(workload: Workload, runners: dict[str, Runner], loader: DataLoader, root: str) -> dict[str, str]:
+def check_and_warm_up(workload: Workload, runners: dict[str, Runner], loader: DataLoader, root: str) -> WorkloadResult:
     """One untimed run of each variant; compares each variant's final weights with the hand-written loop's."""
     results = {name: runner(workload, loader, root) for name, runner in runners.items()}
-    return {name: compare(results["hand"], result) for name, result in results.items() if name != "hand"}
+    equal = {name: compare(results["hand"], result) for name, result in results.items() if name != "hand"}
+    setups = {name: result.setup for name, result in results.items() if result.setup}
+    return WorkloadResult(workload, {}, equal, setups)
 
 
 def time_workload(workload: Workload, runners: dict[str, Runner], repeats: int, root: str) -> WorkloadResult:
     short, long = make_loader(workload, workload.batches), make_loader(workload, 2 * workload.batches)
-    equal = check_and_warm_up(workload, runners, short, root)
+    result = check_and_warm_up(workload, runners, short, root)
     pairs: dict[str, list[tuple[float, float]]] = {name: [] for name in runners}
     for _ in range(repeats):
         for name, runner in runners.items():
             pairs[name].append((runner(workload, short, root).seconds, runner(workload, long, root).seconds))
-    timings = {name: summarize(values, workload.batches) for name, values in pairs.items()}
-    return WorkloadResult(workload, timings, equal)
+    result.timings = {name: summarize(values, workload.batches) for name, values in pairs.items()}
+    return result
 
 
 def summarize(pairs: Sequence[tuple[float, float]], batches: int) -> VariantTiming:
@@ -324,6 +354,7 @@ def summarize(pairs: Sequence[tuple[float, float]], batches: int) -> VariantTimi
         per_step=Stats.of(per_step),
         total_per_step=Stats.of([t_long / (2 * batches) for _, t_long in pairs]),
         fixed=Stats.of([2 * t_short - t_long for t_short, t_long in pairs]),  # t(N) - N * per_step
+        samples=per_step,
     )
 
 
@@ -390,15 +421,22 @@ def ratio(numerator: VariantTiming | None, denominator: VariantTiming | None) ->
     return f"{numerator.per_step.median / denominator.per_step.median:.2f}"
 
 
+def paired_ratio(numerator: VariantTiming | None, denominator: VariantTiming | None) -> str:
+    """Median over repeats of the ratio within a repeat: the runs of one repeat are neighbours in time."""
+    if numerator is None or denominator is None:
+        return "-"
+    ratios = [a / b for a, b in zip(numerator.samples, denominator.samples, strict=True)]
+    return f"{statistics.median(ratios):.2f}"
+
+
 def print_workload(result: WorkloadResult) -> None:
     unit = "batch" if result.workload.mode == "validate" else "step"
     print(f"\n== {result.workload.title}")
     if result.workload.mode == "fit-defaults":
-        print(
-            "   NOTE: shim's defaults currently lack the TensorBoard logger and ModelCheckpoint (logger=True attaches "
-            "no logger),\n   so shim does less work than Lightning here: this row is NOT like-for-like. "
-            "The hand loop has no progress bar."
-        )
+        for name, setup in result.setups.items():
+            print(f"   {name} default Trainer: {setup}")
+        if len(set(result.setups.values())) > 1:
+            print("\n".join(DEFAULTS_NOTE))
     for name, verdict in result.equal.items():
         what = "validation loss and weights" if result.workload.mode == "validate" else "weights"
         print(f"   {name} vs hand: {what} equal: {verdict}")
@@ -416,6 +454,10 @@ def print_workload(result: WorkloadResult) -> None:
     print(
         f"   ratios (median us/{unit}): shim/hand {ratio(shim_t, hand)}   lightning/hand {ratio(light, hand)}"
         f"   shim/lightning {ratio(shim_t, light)}"
+    )
+    print(
+        f"   paired ratios (median of per-repeat ratios): shim/hand {paired_ratio(shim_t, hand)}"
+        f"   lightning/hand {paired_ratio(light, hand)}   shim/lightning {paired_ratio(shim_t, light)}"
     )
 
 
@@ -464,7 +506,7 @@ def print_header(repeats: int) -> None:
 # main
 # ----------------------------------------------------------------------------------------------------------------
 def workloads(quick: bool) -> list[Workload]:
-    tiny, large = (50, 4) if quick else (400, 30)
+    tiny, large = (40, 2) if quick else (400, 30)
     return [
         Workload("tiny", (32, 64, 1), "mse", 64, tiny, "fit"),
         Workload("tiny-defaults", (32, 64, 1), "mse", 64, tiny, "fit-defaults"),

@@ -1,6 +1,5 @@
 """``FitLoop``: epochs of training, from ``on_train_start`` to ``on_train_end``, and when to stop."""
 
-import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -241,7 +240,6 @@ class FitLoop:
         trainer._metrics.update_train_epoch_metrics()
         self.epoch_loop.batches_that_stepped += 1
         self.epoch_progress.increment_completed()
-        self.check_max_time()
 
     def resolve_val_check_batch(self, max_batches: int | float) -> None:
         """Turn ``val_check_interval`` (fraction of the epoch or count of batches) into a batch count."""
@@ -264,19 +262,6 @@ class FitLoop:
             self.val_check_batch = float("inf")
         else:
             self.val_check_batch = max(1, int(max_batches * interval))
-
-    def check_max_time(self) -> None:
-        """Ask the trainer to stop once ``max_time`` has passed since fit started."""
-        trainer = self.trainer
-        max_time = trainer.max_time
-        if max_time is None or trainer._fit_start_time is None:
-            return
-        if time.monotonic() - trainer._fit_start_time >= max_time.total_seconds():
-            if not trainer.should_stop:
-                rank_zero_info(
-                    f"Time limit reached. Elapsed time is over max_time={max_time}. Signaling Trainer to stop."
-                )
-            trainer.should_stop = True
 
     def teardown(self) -> None:
         if self._fetcher is not None:

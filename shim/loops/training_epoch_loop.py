@@ -172,7 +172,6 @@ class TrainingEpochLoop:
         self.update_lr_schedulers("step", update_plateau_schedulers=True)
         if not self.should_accumulate():
             self.batches_that_stepped += 1
-        trainer.fit_loop.check_max_time()
         if trainer.should_stop:
             for logger in trainer.loggers:
                 logger.save()

@@ -38,13 +38,23 @@ def build_callbacks(config: "TrainerConfig", callbacks: list[Callback] | Callbac
         if not isinstance(cb, Callback):
             raise TypeError(f"callbacks must be Callback instances, got {type(cb).__name__}: {cb!r}")
     result = list(given)
-    if config.accumulation_schedule is not None:
-        if any(isinstance(cb, GradientAccumulationScheduler) for cb in given):
-            raise MisconfigurationException(
-                "accumulate_grad_batches was given as a dict and a GradientAccumulationScheduler is in callbacks;"
-                " use one of them."
-            )
-        result.append(GradientAccumulationScheduler(config.accumulation_schedule))
+    # the defaults in Lightning's order: checkpointing, time limit, progress bar, summary (checkpoints move last)
+    checkpoints = [cb for cb in given if isinstance(cb, Checkpoint)]
+    if checkpoints and not config.enable_checkpointing:
+        raise MisconfigurationException(
+            f"enable_checkpointing=False, but callbacks holds {type(checkpoints[0]).__name__}; remove one of them."
+        )
+    if not checkpoints and config.enable_checkpointing:
+        from shim.callbacks.model_checkpoint import ModelCheckpoint
+
+        result.append(ModelCheckpoint())
+    if config.max_time is not None:
+        from shim.callbacks.timer import Timer
+
+        if any(isinstance(cb, Timer) for cb in given):
+            rank_zero_info("Ignoring `Trainer(max_time=...)`: the callbacks already hold a Timer.")
+        else:
+            result.append(Timer(duration=config.max_time, interval="step"))
     bars = [cb for cb in given if isinstance(cb, ProgressBar)]
     if len(bars) > 1:
         raise MisconfigurationException(f"Only one progress bar callback is allowed; got {len(bars)}.")
@@ -56,15 +66,13 @@ def build_callbacks(config: "TrainerConfig", callbacks: list[Callback] | Callbac
         result.append(TQDMProgressBar())
     if config.enable_model_summary and not any(isinstance(cb, ModelSummary) for cb in given):
         result.append(ModelSummary())
-    checkpoints = [cb for cb in given if isinstance(cb, Checkpoint)]
-    if checkpoints and not config.enable_checkpointing:
-        raise MisconfigurationException(
-            f"enable_checkpointing=False, but callbacks holds {type(checkpoints[0]).__name__}; remove one of them."
-        )
-    if not checkpoints and config.enable_checkpointing:
-        from shim.callbacks.model_checkpoint import ModelCheckpoint
-
-        result.append(ModelCheckpoint())
+    if config.accumulation_schedule is not None:
+        if any(isinstance(cb, GradientAccumulationScheduler) for cb in given):
+            raise MisconfigurationException(
+                "accumulate_grad_batches was given as a dict and a GradientAccumulationScheduler is in callbacks;"
+                " use one of them."
+            )
+        result.append(GradientAccumulationScheduler(config.accumulation_schedule))
     return checkpoints_last(result)
 
 

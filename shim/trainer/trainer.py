@@ -2,7 +2,6 @@
 
 import logging
 import os
-import time
 from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
@@ -188,7 +187,6 @@ class Trainer:
                 "`Trainer(resume_from_checkpoint=...)` is the Lightning 1.x spelling; pass"
                 " `trainer.fit(ckpt_path=...)` instead. The checkpoint is used for this Trainer's `fit`."
             )
-        self._fit_start_time: float | None = None
         self._last_val_time = 0.0
         self.received_sigterm = False
         self._data_hook_owners: dict[str, Any] = {}
@@ -489,7 +487,6 @@ class Trainer:
         module = self.lightning_module
         module.zero_grad(set_to_none=True)
         if fn == TrainerFn.FITTING:
-            self._fit_start_time = time.monotonic()
             with isolate_rng():
                 self._run_sanity_check()
             with torch.autograd.set_detect_anomaly(self._config.detect_anomaly):
