@@ -1,16 +1,38 @@
-"""Callbacks: code that runs at the Trainer's hook points."""
+"""Callbacks: code that runs at the Trainer's hook points.
 
-from shim.callbacks.callback import Callback
-from shim.callbacks.checkpoint import Checkpoint
-from shim.callbacks.early_stopping import EarlyStopping
-from shim.callbacks.gradient_accumulation_scheduler import GradientAccumulationScheduler
-from shim.callbacks.lambda_function import LambdaCallback
-from shim.callbacks.lr_monitor import LearningRateMonitor
-from shim.callbacks.model_checkpoint import ModelCheckpoint
-from shim.callbacks.model_summary import ModelSummary
-from shim.callbacks.progress import ProgressBar, TQDMProgressBar
-from shim.callbacks.stochastic_weight_avg import StochasticWeightAveraging
-from shim.callbacks.timer import Timer
+The classes load on first use (PEP 562), so ``import shim`` does not pay for callbacks a script never builds.
+"""
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from shim.callbacks.callback import Callback
+    from shim.callbacks.checkpoint import Checkpoint
+    from shim.callbacks.early_stopping import EarlyStopping
+    from shim.callbacks.gradient_accumulation_scheduler import GradientAccumulationScheduler
+    from shim.callbacks.lambda_function import LambdaCallback
+    from shim.callbacks.lr_monitor import LearningRateMonitor
+    from shim.callbacks.model_checkpoint import ModelCheckpoint
+    from shim.callbacks.model_summary import ModelSummary
+    from shim.callbacks.progress import ProgressBar, TQDMProgressBar
+    from shim.callbacks.stochastic_weight_avg import StochasticWeightAveraging
+    from shim.callbacks.timer import Timer
+
+_HOMES = {
+    "Callback": "shim.callbacks.callback",
+    "Checkpoint": "shim.callbacks.checkpoint",
+    "EarlyStopping": "shim.callbacks.early_stopping",
+    "GradientAccumulationScheduler": "shim.callbacks.gradient_accumulation_scheduler",
+    "LambdaCallback": "shim.callbacks.lambda_function",
+    "LearningRateMonitor": "shim.callbacks.lr_monitor",
+    "ModelCheckpoint": "shim.callbacks.model_checkpoint",
+    "ModelSummary": "shim.callbacks.model_summary",
+    "ProgressBar": "shim.callbacks.progress.progress_bar",
+    "StochasticWeightAveraging": "shim.callbacks.stochastic_weight_avg",
+    "TQDMProgressBar": "shim.callbacks.progress.tqdm_progress",
+    "Timer": "shim.callbacks.timer",
+}
 
 __all__ = [
     "Callback",
@@ -26,3 +48,16 @@ __all__ = [
     "TQDMProgressBar",
     "Timer",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'shim.callbacks' has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

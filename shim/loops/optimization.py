@@ -8,7 +8,6 @@ accumulates, the closure runs without a step.
 """
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -33,22 +32,23 @@ def _detach(value: Any) -> Any:
     return value
 
 
-@dataclass
 class ClosureResult:
     """What ``training_step`` returned: the (accumulation-normalised) loss to backpropagate and the extras."""
 
-    closure_loss: Tensor | None
-    loss: Tensor | None = field(init=False, default=None)
-    extra: dict[str, Any] = field(default_factory=dict)
+    __slots__ = ("closure_loss", "loss", "extra")
 
-    def __post_init__(self) -> None:
-        if self.closure_loss is not None:
-            self.loss = self.closure_loss.detach().clone()
+    def __init__(self, closure_loss: Tensor | None, extra: dict[str, Any] | None = None) -> None:
+        self.closure_loss = closure_loss
+        # a detached copy for the outputs given to hooks, so later in-place changes cannot reach them
+        self.loss = closure_loss.detach().clone() if closure_loss is not None else None
+        self.extra = extra if extra is not None else {}
 
     @classmethod
     def from_step_output(cls, output: Any, normalize: int) -> "ClosureResult":
         closure_loss, extra = None, {}
-        if isinstance(output, Mapping):
+        if isinstance(output, Tensor):
+            closure_loss = output
+        elif isinstance(output, Mapping):
             closure_loss = output.get("loss")
             if closure_loss is None:
                 raise MisconfigurationException(
@@ -56,15 +56,13 @@ class ClosureResult:
                     " optimization the dict must hold the loss to minimise under 'loss'."
                 )
             extra = {k: _detach(v) for k, v in output.items() if k != "loss"}
-        elif isinstance(output, Tensor):
-            closure_loss = output
         elif output is not None:
             raise MisconfigurationException(
                 f"`training_step` returned {type(output).__name__}; under automatic optimization it must return a"
                 " loss tensor, a dict with a 'loss' key, or None to skip the batch."
             )
-        if closure_loss is not None:
-            # not in place: the user may hold on to the tensor they returned
+        if closure_loss is not None and normalize != 1:
+            # not in place: the user may hold on to the tensor they returned (x / 1 would be x: skipped)
             closure_loss = closure_loss / normalize
         return cls(closure_loss, extra=extra)
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from torch.utils.data import DataLoader
 
+from shim.core.hooks import DataHooks
 from shim.trainer.states import RunningStage
 from shim.utilities.data import sized_len
 from shim.utilities.exceptions import MisconfigurationException
@@ -27,10 +28,8 @@ class DataSource:
     name: str
 
     def is_method(self) -> bool:
-        from shim.core.datamodule import LightningDataModule
-        from shim.core.module import LightningModule
-
-        return isinstance(self.instance, (LightningModule, LightningDataModule))
+        # modules and datamodules (both DataHooks) give loaders through methods; anything else is a loader
+        return isinstance(self.instance, DataHooks)
 
     def is_defined(self) -> bool:
         """Whether asking this source would give loaders (a module's method counts only when overridden)."""
@@ -38,8 +37,6 @@ class DataSource:
             return False
         if not self.is_method():
             return True
-        from shim.core.hooks import DataHooks
-
         method = getattr(type(self.instance), self.name, None)
         return name_in_instance(self.instance, self.name) or method is not getattr(DataHooks, self.name)
 

@@ -15,6 +15,52 @@ if TYPE_CHECKING:
 
 _NO_CALLBACKS: tuple[Callable[..., Any], ...] = ()
 
+# LightningModule hooks whose default does nothing: skipped when the module does not override them
+_NOOP_MODULE_HOOKS = frozenset(
+    {
+        "on_fit_start",
+        "on_fit_end",
+        "on_train_start",
+        "on_train_end",
+        "on_validation_start",
+        "on_validation_end",
+        "on_test_start",
+        "on_test_end",
+        "on_predict_start",
+        "on_predict_end",
+        "on_train_batch_start",
+        "on_train_batch_end",
+        "on_validation_batch_start",
+        "on_validation_batch_end",
+        "on_test_batch_start",
+        "on_test_batch_end",
+        "on_predict_batch_start",
+        "on_predict_batch_end",
+        "on_train_epoch_start",
+        "on_train_epoch_end",
+        "on_validation_epoch_start",
+        "on_validation_epoch_end",
+        "on_test_epoch_start",
+        "on_test_epoch_end",
+        "on_predict_epoch_start",
+        "on_predict_epoch_end",
+        "on_before_zero_grad",
+        "on_before_backward",
+        "on_after_backward",
+        "on_before_optimizer_step",
+        "configure_sharded_model",
+        "configure_model",
+        "prepare_data",
+        "setup",
+        "teardown",
+        "on_load_checkpoint",
+        "on_save_checkpoint",
+    }
+)
+
+# `nn.Module.__setattr__` checks for parameters and submodules; a plain attribute needs none of that
+_set = object.__setattr__
+
 
 def is_monitoring_callback(callback: Callback) -> bool:
     """Checkpointing and early-stopping callbacks read the metrics of the epoch, so they run after the module."""
@@ -33,10 +79,26 @@ class HookCaller:
     def __init__(self, trainer: "Trainer") -> None:
         self.trainer = trainer
         self._callback_fns: dict[tuple[str, bool | None], tuple[Callable[..., Any], ...]] = {}
+        self._module_fns: dict[str, Callable[..., Any] | None] = {}
 
     def reset(self) -> None:
         """Forget what was recorded about overrides; called when a run starts or the callbacks change."""
         self._callback_fns = {}
+        self._module_fns = {}
+
+    def _module_fn(self, name: str) -> Callable[..., Any] | None:
+        try:
+            return self._module_fns[name]
+        except KeyError:
+            pass
+        from shim.core.module import LightningModule
+
+        module = self.trainer.lightning_module
+        fn = getattr(module, name, None)
+        if not callable(fn) or (name in _NOOP_MODULE_HOOKS and not _overrides(module, name, LightningModule)):
+            fn = None
+        self._module_fns[name] = fn
+        return fn
 
     def _callbacks_for(self, name: str, monitoring: bool | None) -> tuple[Callable[..., Any], ...]:
         key = (name, monitoring)
@@ -57,25 +119,25 @@ class HookCaller:
         trainer = self.trainer
         module = trainer.lightning_module
         previous = module._current_fx_name
-        module._current_fx_name = name
+        _set(module, "_current_fx_name", name)
         try:
             for fn in fns:
                 fn(trainer, module, *args, **kwargs)
         finally:
-            module._current_fx_name = previous
+            _set(module, "_current_fx_name", previous)
 
     def module(self, name: str, *args: Any, **kwargs: Any) -> Any:
         """Run the LightningModule's hook ``name`` and return what it returns."""
-        module = self.trainer.lightning_module
-        fn = getattr(module, name, None)
-        if not callable(fn):
+        fn = self._module_fn(name)
+        if fn is None:
             return None
+        module = self.trainer.lightning_module
         previous = module._current_fx_name
-        module._current_fx_name = name
+        _set(module, "_current_fx_name", name)
         try:
             return fn(*args, **kwargs)
         finally:
-            module._current_fx_name = previous
+            _set(module, "_current_fx_name", previous)
 
     def datamodule(self, name: str, *args: Any, **kwargs: Any) -> Any:
         """Run the datamodule's hook ``name`` when there is a datamodule."""

@@ -152,10 +152,23 @@ class LogMeta:
 class LoggedValue:
     """One logged name: its last step value and its epoch-level reduction."""
 
-    __slots__ = ("meta", "is_tensor", "value", "cumulated_batch_size", "step_value", "computed", "has_reset", "sync")
+    __slots__ = (
+        "meta",
+        "options",
+        "is_tensor",
+        "value",
+        "cumulated_batch_size",
+        "step_value",
+        "computed",
+        "has_reset",
+        "sync",
+    )
 
-    def __init__(self, meta: LogMeta, is_tensor: bool, sync: Callable[[Tensor, str], Tensor] | None) -> None:
+    def __init__(
+        self, meta: LogMeta, is_tensor: bool, sync: Callable[[Tensor, str], Tensor] | None, options: tuple[Any, ...]
+    ) -> None:
         self.meta = meta
+        self.options = options
         self.is_tensor = is_tensor
         self.sync = sync
         self.value: Any = None
@@ -277,19 +290,21 @@ class ResultCollection(dict[str, LoggedValue]):
         if add_dataloader_idx and self.dataloader_idx is not None:
             key += f".{self.dataloader_idx}"
             fx += f".{self.dataloader_idx}"
-        meta = LogMeta(
-            fx, name, prog_bar, logger, on_step, on_epoch, reduce_fx, enable_graph, add_dataloader_idx,
-            self.dataloader_idx, metric_attribute, sync_dist,
-        )  # fmt: skip
+        # comparing a tuple per call is much cheaper than building and comparing the metadata object
+        options = (prog_bar, logger, on_step, on_epoch, reduce_fx, enable_graph, add_dataloader_idx, metric_attribute)
         item = self.get(key)
         if item is None:
-            item = self[key] = LoggedValue(meta, is_tensor, sync)
-        elif item.meta != meta:
+            meta = LogMeta(
+                fx, name, prog_bar, logger, on_step, on_epoch, reduce_fx, enable_graph, add_dataloader_idx,
+                self.dataloader_idx, metric_attribute, sync_dist,
+            )  # fmt: skip
+            item = self[key] = LoggedValue(meta, is_tensor, sync, options)
+        elif item.options != options:
             raise MisconfigurationException(
                 f"You called `self.log({name!r}, ...)` twice in `{fx}` with different arguments; keep them the same."
             )
         if batch_size is None:
-            batch_size = self._batch_size(meta, is_tensor)
+            batch_size = self._batch_size(item.meta, is_tensor)
         item.update(value, batch_size)
         item.has_reset = False
 
@@ -351,11 +366,11 @@ class MetricStore:
         # None outside a loop's batches; True on the first batch of an epoch, then False
         self.first_loop_iter: bool | None = None
         self.current_fx: str | None = None
-
-    @property
-    def results(self) -> ResultCollection | None:
-        """The result collection of the loop running now (None in prediction and between runs)."""
-        return self.trainer._results
+        # step values not yet copied into the three dicts; copied when read, or before they could change
+        self._step_pending = False
+        # the result collection of the loop running now (None in prediction and between runs); the trainer sets
+        # it whenever the stage changes
+        self.results: ResultCollection | None = None
 
     # -- views -----------------------------------------------------------------------------------------
     def _current(self) -> tuple[dict[str, Tensor], dict[str, Tensor], dict[str, Any]]:
@@ -368,17 +383,27 @@ class MetricStore:
         self.logged.update(log)
         self.pbar.update(pbar)
 
+    def flush(self) -> None:
+        """Copy the latest step values into the dicts (batch ends defer this until somebody could notice)."""
+        if self._step_pending:
+            self._step_pending = False
+            if self.results is not None:
+                self._absorb()
+
     def callback_metrics(self) -> dict[str, Tensor]:
+        self.flush()
         if self.results is not None:
             self.callback.update(self._current()[0])
         return self.callback
 
     def logged_metrics(self) -> dict[str, Tensor]:
+        self.flush()
         if self.results is not None:
             self.logged.update(self._current()[1])
         return self.logged
 
     def progress_bar_metrics(self) -> dict[str, float]:
+        self.flush()
         if self.results is not None:
             self.pbar.update(self._current()[2])
         return convert_tensors_to_scalars(self.pbar)
@@ -395,12 +420,13 @@ class MetricStore:
         self.results.dataloader_idx = dataloader_idx
 
     def on_batch_end(self) -> None:
-        self._absorb()
+        self._step_pending = True
         assert self.results is not None
         self.results.batch = None
         self.results.batch_size = None
 
     def epoch_end_reached(self) -> None:
+        self.flush()
         self.first_loop_iter = None
 
     def on_epoch_end(self) -> None:
@@ -408,12 +434,14 @@ class MetricStore:
         self.current_fx = None
 
     def reset_results(self) -> None:
+        self.flush()
         if self.results is not None:
             self.results.reset()
         self.first_loop_iter = None
         self.current_fx = None
 
     def reset_metrics(self) -> None:
+        self._step_pending = False
         self.callback = {}
         self.logged = {}
         self.pbar = {}
@@ -449,15 +477,19 @@ class MetricStore:
         trainer = self.trainer
         if trainer.fit_loop.epoch_loop.should_accumulate() and trainer.lightning_module.automatic_optimization:
             return
-        if self.should_update_logs() or trainer.fast_dev_run:
+        if trainer.loggers and (self.should_update_logs() or trainer.fast_dev_run):
+            self.flush()
             self.log_metrics(self._current()[1])
 
     def update_train_epoch_metrics(self) -> None:
-        self.log_metrics(self._current()[1])
+        if self.trainer.loggers:
+            self.log_metrics(self._current()[1])
         self.reset_results()
 
     def update_eval_step_metrics(self, step: int) -> None:
-        self.log_metrics(self._current()[1], step=step)
+        if self.trainer.loggers:
+            self.flush()
+            self.log_metrics(self._current()[1], step=step)
 
     def update_eval_epoch_metrics(self) -> dict[str, Tensor]:
         if self.trainer.sanity_checking:

@@ -428,7 +428,7 @@ class Trainer:
                 for logger in self.loggers:
                     logger.finalize("failed")
             self._teardown()
-            self.state.stage = None
+            self._set_stage(None)
             raise
 
     # ------------------------------------------------------------------------------------------------------
@@ -479,7 +479,7 @@ class Trainer:
             self._hooks.call("on_fit_end")
         self._teardown_hooks(fn)
         self.state.status = TrainerStatus.FINISHED
-        self.state.stage = None
+        self._set_stage(None)
         return results
 
     def _run_stage(self) -> Any:
@@ -604,7 +604,9 @@ class Trainer:
         return self.strategy.batch_to_device(batch, dataloader_idx=dataloader_idx)
 
     def _set_stage(self, stage: RunningStage | None) -> None:
+        self._metrics.flush()  # pending step values belong to the loop that is ending
         self.state.stage = stage
+        self._metrics.results = self._results
 
     @property
     def _active_loop(self) -> Any:

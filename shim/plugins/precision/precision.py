@@ -1,7 +1,7 @@
 """``Precision``: full 32-bit precision, and the interface the other precision plugins implement."""
 
-from collections.abc import Callable, Generator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -13,6 +13,8 @@ if TYPE_CHECKING:
     from shim.core.module import LightningModule
 
 __all__ = ["Precision"]
+
+_NO_CONTEXT = nullcontext()  # reusable, and cheaper than a generator-based context per step
 
 
 class Precision:
@@ -28,21 +30,20 @@ class Precision:
         """Cast floating-point inputs for this precision (nothing at 32-true)."""
         return data
 
-    @contextmanager
-    def forward_context(self) -> Generator[None, None, None]:
-        """The context every step runs in (autocast for mixed precision)."""
-        yield
+    def forward_context(self) -> AbstractContextManager[Any]:
+        """The context every step runs in (autocast for mixed precision); nothing at 32-true."""
+        return _NO_CONTEXT
 
-    def train_step_context(self) -> Any:
+    def train_step_context(self) -> AbstractContextManager[Any]:
         return self.forward_context()
 
-    def val_step_context(self) -> Any:
+    def val_step_context(self) -> AbstractContextManager[Any]:
         return self.forward_context()
 
-    def test_step_context(self) -> Any:
+    def test_step_context(self) -> AbstractContextManager[Any]:
         return self.forward_context()
 
-    def predict_step_context(self) -> Any:
+    def predict_step_context(self) -> AbstractContextManager[Any]:
         return self.forward_context()
 
     def pre_backward(self, tensor: Tensor, module: "LightningModule") -> Tensor:
