@@ -386,10 +386,12 @@ class LightningModule(_DeviceDtypeMixin, HyperparametersMixin, ModelHooks, DataH
             ValueError: If ``value`` is a dict or of an unsupported type or has more than one element.
             MisconfigurationException: If the hook does not allow logging or the options are not allowed there.
         """
-        if isinstance(value, Mapping):
-            raise ValueError(f"`self.log({name!r}, {value!r})`: dict values cannot be logged; use `self.log_dict`.")
-        is_metric_object = callable(getattr(value, "compute", None)) and callable(getattr(value, "update", None))
-        if not isinstance(value, (Tensor, numbers.Number)) and not is_metric_object:
+        is_metric_object = False
+        if not isinstance(value, Tensor):  # the common case first: the checks below are slower
+            if isinstance(value, Mapping):
+                raise ValueError(f"`self.log({name!r}, {value!r})`: dict values cannot be logged; use `self.log_dict`.")
+            is_metric_object = callable(getattr(value, "compute", None)) and callable(getattr(value, "update", None))
+        if not is_metric_object and not isinstance(value, (Tensor, numbers.Number)):
             raise ValueError(
                 f"`self.log({name!r}, {value!r})`: values of type {type(value).__name__} cannot be logged; log a"
                 " number, a one-element tensor or a metric object."
@@ -421,15 +423,16 @@ class LightningModule(_DeviceDtypeMixin, HyperparametersMixin, ModelHooks, DataH
                 f"`self.log({name!r}, ...)`: the name must not contain '/dataloader_idx_' when"
                 " `add_dataloader_idx=True`; the suffix is added for you."
             )
-        if isinstance(value, numbers.Number):
-            value = torch.tensor(value, device=self.device, dtype=torch.get_default_dtype())
-        elif isinstance(value, Tensor):
+        if isinstance(value, Tensor):
             if value.numel() != 1:
                 raise ValueError(
                     f"`self.log({name!r}, value)`: the tensor must have one element, got shape {tuple(value.shape)};"
                     " log a reduction such as `value.mean()`."
                 )
-            value = value.squeeze()
+            if value.ndim:
+                value = value.squeeze()
+        elif isinstance(value, numbers.Number):
+            value = torch.tensor(value, device=self.device, dtype=torch.get_default_dtype())
         if store.should_reset_tensors(fx):
             results.reset(metrics=False, fx=fx)
         if metric_attribute is None and is_metric_object:

@@ -149,5 +149,11 @@ class HookCaller:
 
     def call(self, name: str, *args: Any, **kwargs: Any) -> Any:
         """Run the callbacks' hook ``name``, then the module's, and return the module's result."""
+        if not self._callbacks_for(name, None) and self._module_fn(name) is None:
+            return None  # nobody listens: the common case for most per-batch hooks
         self.callbacks(name, *args, **kwargs)
         return self.module(name, *args, **kwargs)
+
+    def overridden(self, name: str) -> bool:
+        """Whether the module overrides hook ``name`` (hooks with a default behaviour always count)."""
+        return self._module_fn(name) is not None

@@ -191,6 +191,9 @@ class Trainer:
         self.received_sigterm = False
         self._data_hook_owners: dict[str, Any] = {}
         self._needs_batch_transfer = True
+        # decided once per run: both are read on every batch
+        self._clipping_overridden = True
+        self._validation_enabled: bool | None = None
         self._module_overrides_cache: dict[str, bool] = {}
 
         # loops, metrics, hooks
@@ -583,6 +586,8 @@ class Trainer:
         return owner
 
     def _decide_batch_transfer(self) -> None:
+        self._clipping_overridden = self._module_overrides("configure_gradient_clipping")
+        self._validation_enabled = None
         self._data_hook_owners = {}
         overridden = any(
             self._module_overrides(h)
@@ -794,11 +799,12 @@ class Trainer:
     @property
     def enable_validation(self) -> bool:
         """Whether fit runs validation: a val source, a ``validation_step`` and ``limit_val_batches > 0``."""
-        return (
-            self.fit_loop.epoch_loop.val_loop.source.is_defined()
-            and self._module_overrides("validation_step")
-            and self.limit_val_batches > 0
-        )
+        if self.state.stage == RunningStage.TRAINING and self._validation_enabled is not None:
+            return self._validation_enabled and self.limit_val_batches > 0
+        enabled = self.fit_loop.epoch_loop.val_loop.source.is_defined() and self._module_overrides("validation_step")
+        if self.state.stage == RunningStage.TRAINING:
+            self._validation_enabled = enabled
+        return enabled and self.limit_val_batches > 0
 
     @property
     def interrupted(self) -> bool:

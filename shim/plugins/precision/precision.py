@@ -60,7 +60,7 @@ class Precision:
     def _after_closure(self, model: "LightningModule", optimizer: Optimizer) -> None:
         trainer = model.trainer
         trainer._hooks.call("on_before_optimizer_step", optimizer)
-        if model.automatic_optimization:
+        if model.automatic_optimization and (trainer.gradient_clip_val or trainer._clipping_overridden):
             trainer._hooks.module(
                 "configure_gradient_clipping",
                 optimizer,
