@@ -1,7 +1,6 @@
 """Quickstart: classify synthetic 2-D points with a small MLP.
 
-A plain Lightning script; only the import line differs (``import shim as pl`` instead of
-``import pytorch_lightning as pl``). Run it with ``python compat_examples/quickstart.py``.
+A plain Lightning script: ``shim run compat_examples/quickstart.py`` runs it, unchanged, on shim.
 """
 
 import argparse
@@ -12,7 +11,7 @@ from torch import nn
 from torch.nn import functional as F
 from torch.utils.data import DataLoader, TensorDataset, random_split
 
-import shim as pl
+import pytorch_lightning as pl
 
 
 def make_blobs(n: int = 2048, seed: int = 0) -> TensorDataset:

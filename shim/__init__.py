@@ -6,6 +6,7 @@
 
 import logging
 
+from shim import compat as _compat
 from shim.__about__ import __version__
 from shim.callbacks.callback import Callback
 from shim.core.datamodule import LightningDataModule
@@ -21,3 +22,6 @@ _logger.setLevel(logging.INFO)
 if not logging.getLogger().hasHandlers() and not _logger.handlers:
     _logger.addHandler(logging.StreamHandler())
     _logger.propagate = False
+
+# SHIM_COMPAT=1 (set by `shim run` for the processes it starts) makes Lightning imports resolve to shim.
+_compat.install_from_environment()

@@ -1,5 +1,11 @@
-"""Every script in compat_examples/ runs under shim and under real Lightning and prints the same result line."""
+"""Every script in compat_examples/ runs unmodified through ``shim run`` and matches real Lightning.
 
+Each script runs in its own empty folder, once through ``python -m shim run`` and once with plain ``python`` against
+pytorch-lightning; the final printed line, the names of the files written and any ``metrics.csv`` must match.
+Scripts that use a Lightning 1.x form that 2.6.6 no longer accepts are checked against expected output instead.
+"""
+
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -8,25 +14,66 @@ import pytest
 
 EXAMPLES = sorted((Path(__file__).parent.parent / "compat_examples").glob("*.py"))
 
+# Known differences from Lightning (to fix in shim/loggers), strict so that the fix shows up here.
+# examples whose output is known to differ from Lightning's, with the reason (none at the moment)
+KNOWN_DIFFERENCES: dict[str, str] = {}
 
-def _run(script: Path, cwd: Path, *args: str) -> str:
-    result = subprocess.run(
-        [sys.executable, str(script), *args], cwd=cwd, capture_output=True, text=True, timeout=600, check=False
-    )
+# 1.x-only scripts: Lightning 2.6.6 rejects them, so their final line is checked against known values.
+EXPECTED_WITHOUT_LIGHTNING = {
+    # Epochs 0-1 step after every one of the 8 batches, epochs 2-3 after every second batch.
+    "accumulation_schedule_1x.py": "steps_per_epoch=[8, 8, 4, 4] global_step=24",
+}
+
+# TensorBoard event files carry a timestamp, host name and process id in their names.
+_EVENT_FILE = re.compile(r"events\.out\.tfevents\..*")
+
+
+def _run(command: list[str], cwd: Path) -> str:
+    result = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=300, check=False)
     assert result.returncode == 0, result.stderr[-3000:]
     return result.stdout.strip().splitlines()[-1]
 
 
+def _written_files(root: Path) -> list[str]:
+    return sorted(
+        _EVENT_FILE.sub("events.out.tfevents.*", path.relative_to(root).as_posix())
+        for path in root.rglob("*")
+        if path.is_file()
+    )
+
+
+def _metrics_csv(root: Path) -> dict[str, str]:
+    return {path.relative_to(root).as_posix(): path.read_text() for path in root.rglob("metrics.csv")}
+
+
 @pytest.mark.parametrize("script", EXAMPLES, ids=lambda p: p.name)
-def test_example_matches_lightning(script: Path, tmp_path: Path) -> None:
-    pytest.importorskip("pytorch_lightning", reason="pytorch-lightning==2.6.6 is not installed")
+def test_example_runs_unmodified(script: Path) -> None:
     source = script.read_text()
-    assert "import shim as pl" in source, "examples import shim in place of pytorch_lightning"
-    lightning_script = tmp_path / f"lightning_{script.name}"
-    lightning_script.write_text(source.replace("import shim as pl", "import pytorch_lightning as pl"))
-    (tmp_path / "shim").mkdir()
-    (tmp_path / "pl").mkdir()
-    shim_line = _run(script, tmp_path / "shim", "--max_epochs", "2")
-    lightning_line = _run(lightning_script, tmp_path / "pl", "--max_epochs", "2")
+    assert "import pytorch_lightning as pl" in source, "examples are plain Lightning scripts"
+    assert "import shim" not in source.replace("import shim as pl", ""), "examples do not import shim directly"
+
+
+@pytest.mark.parametrize(
+    "script",
+    [
+        pytest.param(script, marks=pytest.mark.xfail(strict=True, reason=KNOWN_DIFFERENCES[script.name]))
+        if script.name in KNOWN_DIFFERENCES
+        else script
+        for script in EXAMPLES
+    ],
+    ids=lambda p: p.name,
+)
+def test_example_matches_lightning(script: Path, tmp_path: Path) -> None:
+    shim_dir, lightning_dir = tmp_path / "shim", tmp_path / "pl"
+    shim_dir.mkdir()
+    lightning_dir.mkdir()
+    shim_line = _run([sys.executable, "-m", "shim", "run", str(script)], shim_dir)
+    expected = EXPECTED_WITHOUT_LIGHTNING.get(script.name)
+    if expected is not None:
+        assert shim_line == expected
+        return
+    pytest.importorskip("pytorch_lightning", reason="pytorch-lightning==2.6.6 is not installed")
+    lightning_line = _run([sys.executable, str(script)], lightning_dir)
     assert shim_line == lightning_line
-    assert (tmp_path / "shim" / "quickstart_output" / "quickstart.ckpt").exists() or "quickstart" not in script.name
+    assert _written_files(shim_dir) == _written_files(lightning_dir)
+    assert _metrics_csv(shim_dir) == _metrics_csv(lightning_dir)

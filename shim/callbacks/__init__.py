@@ -7,11 +7,13 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from shim.callbacks.batch_size_finder import BatchSizeFinder
     from shim.callbacks.callback import Callback
     from shim.callbacks.checkpoint import Checkpoint
     from shim.callbacks.early_stopping import EarlyStopping
     from shim.callbacks.gradient_accumulation_scheduler import GradientAccumulationScheduler
     from shim.callbacks.lambda_function import LambdaCallback
+    from shim.callbacks.lr_finder import LearningRateFinder
     from shim.callbacks.lr_monitor import LearningRateMonitor
     from shim.callbacks.model_checkpoint import ModelCheckpoint
     from shim.callbacks.model_summary import ModelSummary
@@ -20,11 +22,13 @@ if TYPE_CHECKING:
     from shim.callbacks.timer import Timer
 
 _HOMES = {
+    "BatchSizeFinder": "shim.callbacks.batch_size_finder",
     "Callback": "shim.callbacks.callback",
     "Checkpoint": "shim.callbacks.checkpoint",
     "EarlyStopping": "shim.callbacks.early_stopping",
     "GradientAccumulationScheduler": "shim.callbacks.gradient_accumulation_scheduler",
     "LambdaCallback": "shim.callbacks.lambda_function",
+    "LearningRateFinder": "shim.callbacks.lr_finder",
     "LearningRateMonitor": "shim.callbacks.lr_monitor",
     "ModelCheckpoint": "shim.callbacks.model_checkpoint",
     "ModelSummary": "shim.callbacks.model_summary",
@@ -35,11 +39,13 @@ _HOMES = {
 }
 
 __all__ = [
+    "BatchSizeFinder",
     "Callback",
     "Checkpoint",
     "EarlyStopping",
     "GradientAccumulationScheduler",
     "LambdaCallback",
+    "LearningRateFinder",
     "LearningRateMonitor",
     "ModelCheckpoint",
     "ModelSummary",

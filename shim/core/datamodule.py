@@ -24,6 +24,27 @@ class LightningDataModule(DataHooks, HyperparametersMixin):
         self.trainer: Any = None
 
     @classmethod
+    def add_argparse_args(cls, parent_parser: Any, **kwargs: Any) -> Any:
+        """Add ``--<argument>`` for each constructor argument a command line can give (Lightning 1.x API)."""
+        from shim.utilities.argparse import add_argparse_args
+
+        return add_argparse_args(cls, parent_parser, **kwargs)
+
+    @classmethod
+    def from_argparse_args(cls, args: Any, **kwargs: Any) -> Any:
+        """Build the datamodule from parsed command-line arguments; unknown names are ignored, ``kwargs`` win."""
+        from shim.utilities.argparse import from_argparse_args
+
+        return from_argparse_args(cls, args, **kwargs)
+
+    @classmethod
+    def get_init_arguments_and_types(cls) -> list[tuple[str, tuple[type, ...], Any]]:
+        """``(name, allowed types, default)`` for each constructor argument."""
+        from shim.utilities.argparse import get_init_arguments_and_types
+
+        return get_init_arguments_and_types(cls)
+
+    @classmethod
     def from_datasets(
         cls,
         train_dataset: Dataset | Iterable[Dataset] | None = None,

@@ -503,6 +503,29 @@ class LightningModule(_DeviceDtypeMixin, HyperparametersMixin, ModelHooks, DataH
                 rank_zero_only=rank_zero_only,
             )
 
+    def log_grad_norm(self, grad_norm_dict: dict[str, float]) -> None:
+        """Log the gradient norms of ``Trainer(track_grad_norm=p)`` (a Lightning 1.x hook; override to change)."""
+        self.log_dict(grad_norm_dict, on_step=True, on_epoch=True, prog_bar=False, logger=True)
+
+    def all_gather(self, data: Any, group: Any | None = None, sync_grads: bool = False) -> Any:
+        """Gather a tensor (or a collection of tensors and numbers) from every process.
+
+        Args:
+            data: A tensor, a number, or a (nested) collection of them.
+            group: The process group to gather from; all processes by default.
+            sync_grads: Let gradients flow back through the gathered tensors.
+
+        Returns:
+            The same structure, each tensor with a new leading dimension of size ``world_size`` (unchanged when
+            running in one process).
+        """
+        from shim.utilities.apply_func import apply_to_collection
+
+        trainer = self.trainer
+        data = apply_to_collection(data, numbers.Number, lambda x: torch.tensor(x, device=self.device))
+        data = apply_to_collection(data, Tensor, lambda t: t.to(self.device))
+        return apply_to_collection(data, Tensor, trainer.strategy.all_gather, group=group, sync_grads=sync_grads)
+
     def print(self, *args: Any, **kwargs: Any) -> None:
         """``print`` on global rank zero only, through the progress bar when there is one so it stays intact."""
         trainer = self._trainer

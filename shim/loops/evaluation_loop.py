@@ -17,6 +17,7 @@ from shim.trainer.data import (
     loader_length,
     parse_num_batches,
 )
+from shim.trainer.distributed_sampler import distribute_loader
 from shim.trainer.metrics import ResultCollection
 from shim.trainer.states import RunningStage, TrainerFn
 from shim.utilities.apply_func import convert_tensors_to_scalars
@@ -104,7 +105,7 @@ class EvaluationLoop:
         processed = []
         for loader in loaders:
             check_iterable(loader, self.source)
-            processed.append(add_worker_seeding(loader, trainer.global_rank))
+            processed.append(add_worker_seeding(distribute_loader(loader, trainer, self.stage), trainer.global_rank))
         self.loaders = processed
         self._max_batches = [parse_num_batches(self.stage, loader_length(dl), limit) for dl in processed]
         self._seen_batches_per_dataloader = {}
@@ -123,6 +124,8 @@ class EvaluationLoop:
         self.batch_progress.reset_on_run()
         self._logged_outputs = []
         self._has_run = False
+        # per data loader, the step outputs handed to a Lightning 1.x `<stage>_epoch_end(outputs)` when it exists
+        self._epoch_outputs: list[list[Any]] = [[] for _ in range(self.num_dataloaders)]
         self._check_dataloader_idx_argument()
         module = trainer.lightning_module
         self._module_modes.capture(module)
@@ -152,27 +155,38 @@ class EvaluationLoop:
         trainer = self.trainer
         hooks = trainer._hooks
         store = trainer._metrics
+        progress = self.batch_progress
         prefix = self._hook_prefix
         step = trainer.strategy.test_step if self._testing else trainer.strategy.validation_step
+        # decided once per loader, not per batch
+        start_hook, end_hook = f"on_{prefix}_batch_start", f"on_{prefix}_batch_end"
+        step_end = f"{prefix}_step_end" if trainer._module_overrides(f"{prefix}_step_end") else None
+        keep_outputs = trainer._module_overrides(f"{prefix}_epoch_end")
+        sanity = trainer.sanity_checking
+        log_idx = dataloader_idx if multiple else None
+        seen = self._seen_batches_per_dataloader.get(dataloader_idx, 0)
         for batch_idx, batch in enumerate(fetcher):
-            self.batch_progress.is_last_batch = fetcher.done
+            progress.is_last_batch = fetcher.done
             batch = trainer._transfer_batch(batch, dataloader_idx)
             hook_args: tuple[Any, ...] = (batch, batch_idx, dataloader_idx) if multiple else (batch, batch_idx)
-            self.batch_progress.increment_ready()
-            store.on_batch_start(batch, dataloader_idx if multiple else None)
-            hooks.call(f"on_{prefix}_batch_start", *hook_args)
-            self.batch_progress.increment_started()
-            step_args = hook_args if takes_batch_idx else (hook_args[0], *hook_args[2:])
-            output = step(*step_args)
-            self.batch_progress.increment_processed()
-            hooks.call(f"on_{prefix}_batch_end", output, *hook_args)
+            progress.increment_ready()
+            store.on_batch_start(batch, log_idx)
+            hooks.call(start_hook, *hook_args)
+            progress.increment_started()
+            output = step(*hook_args) if takes_batch_idx else step(batch, *hook_args[2:])
+            if step_end is not None:  # Lightning 1.x hook
+                output = hooks.module(step_end, output)
+            if keep_outputs and output is not None:
+                self._epoch_outputs[dataloader_idx].append(output)
+            progress.increment_processed()
+            hooks.call(end_hook, output, *hook_args)
             store.on_batch_end()
-            self.batch_progress.increment_completed()
-            if not trainer.sanity_checking:
+            progress.increment_completed()
+            if not sanity:
                 self._has_run = True
-                seen = self._seen_batches_per_dataloader.get(dataloader_idx, 0)
                 store.update_eval_step_metrics(seen)
-                self._seen_batches_per_dataloader[dataloader_idx] = seen + 1
+                seen += 1
+                self._seen_batches_per_dataloader[dataloader_idx] = seen
 
     def _store_dataloader_outputs(self) -> None:
         store = self.trainer._metrics
@@ -185,6 +199,10 @@ class EvaluationLoop:
         store = trainer._metrics
         store.epoch_end_reached()
         self.results.dataloader_idx = None
+        if trainer._module_overrides(f"{prefix}_epoch_end"):  # Lightning 1.x hook, before on_<stage>_epoch_end
+            step_outputs = self._epoch_outputs[0] if self.num_dataloaders == 1 else self._epoch_outputs
+            self._epoch_outputs = []
+            hooks.module(f"{prefix}_epoch_end", step_outputs)
         hooks.call(f"on_{prefix}_epoch_end")
         store.on_epoch_end()
         logged_outputs, self._logged_outputs = self._logged_outputs, []

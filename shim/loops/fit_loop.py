@@ -16,6 +16,7 @@ from shim.trainer.data import (
     loader_length,
     parse_num_batches,
 )
+from shim.trainer.distributed_sampler import distribute_loader
 from shim.trainer.states import RunningStage
 from shim.utilities.exceptions import MisconfigurationException
 from shim.utilities.rank_zero import PossibleUserWarning, rank_zero_info, rank_zero_warn
@@ -134,7 +135,7 @@ class FitLoop:
                 f"`train_dataloader` gave {len(loaders)} loaders; shim trains on exactly one loader for now"
                 " (combining several training loaders is not implemented yet)."
             )
-        loader = loaders[0]
+        loader = distribute_loader(loaders[0], trainer, RunningStage.TRAINING)
         check_iterable(loader, self.source)
         self.loader = add_worker_seeding(loader, trainer.global_rank)
         self.max_batches = parse_num_batches(RunningStage.TRAINING, loader_length(loader), trainer.limit_train_batches)
@@ -228,6 +229,9 @@ class FitLoop:
         hooks = trainer._hooks
         trainer._metrics.epoch_end_reached()
         self.epoch_progress.increment_processed()
+        if trainer._module_overrides("training_epoch_end"):  # Lightning 1.x hook, before on_train_epoch_end
+            outputs, self.epoch_loop.epoch_outputs = self.epoch_loop.epoch_outputs, []
+            hooks.module("training_epoch_end", outputs)
         # checkpointing and early stopping read what the module logged in its epoch-end hook, so they go last
         hooks.callbacks("on_train_epoch_end", monitoring=False)
         hooks.module("on_train_epoch_end")

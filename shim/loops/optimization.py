@@ -129,6 +129,8 @@ class AutomaticOptimization:
     def _training_step(self, step_args: tuple[Any, ...]) -> ClosureResult:
         trainer = self.trainer
         output = trainer.strategy.training_step(*step_args)
+        if trainer._module_overrides("training_step_end"):  # Lightning 1.x hook
+            output = trainer._hooks.module("training_step_end", output)
         return ClosureResult.from_step_output(output, trainer.accumulate_grad_batches)
 
     def _backward(self, loss: Tensor, optimizer: Any) -> None:
@@ -178,6 +180,8 @@ class ManualOptimization:
             opt._on_after_step = self._on_after_step
         try:
             output = trainer.strategy.training_step(*step_args)
+            if trainer._module_overrides("training_step_end"):  # Lightning 1.x hook
+                output = trainer._hooks.module("training_step_end", output)
         finally:
             for opt in optimizers:
                 opt._on_before_step = opt._on_after_step = _noop

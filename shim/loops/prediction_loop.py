@@ -13,6 +13,7 @@ from shim.trainer.data import (
     loader_length,
     parse_num_batches,
 )
+from shim.trainer.distributed_sampler import distribute_loader
 from shim.trainer.states import RunningStage
 from shim.utilities.signature import is_param_in_hook_signature
 
@@ -48,6 +49,7 @@ class PredictionLoop:
         self.loaders = []
         for loader in loaders:
             check_iterable(loader, self.source)
+            loader = distribute_loader(loader, trainer, RunningStage.PREDICTING)
             self.loaders.append(add_worker_seeding(loader, trainer.global_rank))
         self.max_batches = [parse_num_batches(RunningStage.PREDICTING, loader_length(dl), limit) for dl in self.loaders]
 

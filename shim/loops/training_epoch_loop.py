@@ -43,6 +43,8 @@ class TrainingEpochLoop:
         # the step used for logging: optimizer steps, but also counting batches that returned None
         self.batches_that_stepped = 0
         self._takes_batch_idx = True
+        # the step outputs handed to a Lightning 1.x `training_epoch_end(outputs)`, kept only when it exists
+        self.epoch_outputs: list[Any] = []
 
     @property
     def total_batch_idx(self) -> int:
@@ -92,6 +94,7 @@ class TrainingEpochLoop:
         (validation when due, scheduler and step bookkeeping) runs first. ``"validation_end"``: it was saved during
         that validation, so only the bookkeeping runs.
         """
+        self.epoch_outputs = []
         if resume is None:
             self.batch_progress.reset_on_run()
             self.scheduler_progress.reset_on_run()
@@ -146,6 +149,8 @@ class TrainingEpochLoop:
         if skip_rest_of_epoch:
             raise StopIteration
         hooks.call("on_train_batch_end", output, batch, batch_idx)
+        if output and trainer._module_overrides("training_epoch_end"):
+            self.epoch_outputs.append(output)
         trainer._metrics.on_batch_end()
         self.batch_progress.increment_completed()
         trainer._metrics.update_train_step_metrics()
@@ -178,9 +183,10 @@ class TrainingEpochLoop:
 
     # -- schedulers --------------------------------------------------------------------------------------
     def update_lr_schedulers(self, interval: str, update_plateau_schedulers: bool) -> None:
-        if interval == "step" and self.should_accumulate():
-            return
         trainer = self.trainer
+        # a step the gradient scaler skipped (inf/NaN gradients) did not happen for the step schedulers either
+        if interval == "step" and (self.should_accumulate() or trainer.precision_plugin.is_last_step_skipped):
+            return
         if not trainer.lr_scheduler_configs or not trainer.lightning_module.automatic_optimization:
             return
         for config in trainer.lr_scheduler_configs:

@@ -1,5 +1,5 @@
 """Plugins that change how the Trainer runs: precision."""
 
-from shim.plugins.precision import Precision
+from shim.plugins.precision import DoublePrecision, HalfPrecision, MixedPrecision, Precision
 
-__all__ = ["Precision"]
+__all__ = ["DoublePrecision", "HalfPrecision", "MixedPrecision", "Precision"]

@@ -151,6 +151,15 @@ class Strategy:
     def all_gather(self, tensor: Tensor, group: Any | None = None, sync_grads: bool = False) -> Tensor:
         return tensor
 
+    def reduce_boolean_decision(self, decision: bool, all: bool = True) -> bool:  # noqa: A002 - Lightning's name
+        """Combine a per-process decision; with one process it is the decision itself."""
+        return decision
+
+    @property
+    def launcher(self) -> Any:
+        """What starts the other processes of a distributed run (None: this process runs alone)."""
+        return None
+
     # -- lifecycle -------------------------------------------------------------------------------------
     def on_exception(self, exception: BaseException) -> None:
         pass

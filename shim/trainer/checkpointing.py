@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
+from shim.plugins.precision.amp import MixedPrecision
 from shim.trainer.states import TrainerFn
 from shim.utilities.parsing import AttributeDict
 from shim.utilities.rank_zero import rank_zero_warn
@@ -295,9 +296,12 @@ def restore_training_state(trainer: "Trainer", checkpoint: dict[str, Any], path:
     Raises:
         KeyError: If the checkpoint lacks optimizer or scheduler states (saved with ``save_weights_only``).
     """
-    precision_key = type(trainer.precision_plugin).__qualname__
+    plugin = trainer.precision_plugin
+    precision_key = type(plugin).__qualname__
     if precision_key in checkpoint:
-        trainer.precision_plugin.load_state_dict(checkpoint[precision_key])
+        plugin.load_state_dict(checkpoint[precision_key])
+    if "native_amp_scaling_state" in checkpoint and isinstance(plugin, MixedPrecision):  # a Lightning 1.x file
+        plugin.load_state_dict(checkpoint["native_amp_scaling_state"])
     if trainer.state.fn != TrainerFn.FITTING:
         return
     if "optimizer_states" not in checkpoint or "lr_schedulers" not in checkpoint:

@@ -28,6 +28,7 @@ LOG_OPTIONS: dict[str, tuple[tuple[bool, ...], tuple[bool, ...], bool, bool]] = 
     **dict.fromkeys(
         [
             "training_step",
+            "training_step_end",
             "on_train_batch_start",
             "on_train_batch_end",
             "on_before_backward",
@@ -53,6 +54,9 @@ LOG_OPTIONS: dict[str, tuple[tuple[bool, ...], tuple[bool, ...], bool, bool]] = 
             "on_validation_epoch_end",
             "on_test_epoch_start",
             "on_test_epoch_end",
+            "training_epoch_end",
+            "validation_epoch_end",
+            "test_epoch_end",
         ],
         _EPOCH_LEVEL,
     ),
@@ -60,6 +64,8 @@ LOG_OPTIONS: dict[str, tuple[tuple[bool, ...], tuple[bool, ...], bool, bool]] = 
         [
             "validation_step",
             "test_step",
+            "validation_step_end",
+            "test_step_end",
             "on_validation_batch_start",
             "on_validation_batch_end",
             "on_test_batch_start",
@@ -223,7 +229,8 @@ class LoggedValue:
             total = self._sync(self.value)
             count = self.cumulated_batch_size
             if self.sync is not None and self.meta.sync_dist:
-                count = self.sync(torch.tensor(count, device=total.device), "sum")
+                # Lightning reduces the count with the same "mean" as the total; the ratio is the global weighted mean
+                count = self.sync(torch.tensor(float(count), device=total.device), self.meta.reduce_fx)
             self.computed = total / count
         else:
             self.computed = self._sync(self.value)

@@ -2,6 +2,8 @@
 
 import logging
 import os
+import signal
+from argparse import ArgumentParser, Namespace
 from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
@@ -11,7 +13,7 @@ from torch import Tensor
 from torch.optim import Optimizer
 
 from shim.accelerators.accelerator import Accelerator
-from shim.accelerators.resolve import resolve_hardware, resolve_precision
+from shim.accelerators.resolve import resolve_hardware, resolve_precision, resolve_strategy
 from shim.callbacks.callback import Callback
 from shim.callbacks.checkpoint import Checkpoint
 from shim.core.datamodule import LightningDataModule
@@ -22,7 +24,6 @@ from shim.loops.evaluation_loop import EvaluationLoop
 from shim.loops.fit_loop import FitLoop
 from shim.loops.prediction_loop import PredictionLoop
 from shim.plugins.precision.precision import Precision
-from shim.strategies.single_device import SingleDeviceStrategy
 from shim.strategies.strategy import Strategy
 from shim.trainer.callback_setup import add_model_callbacks, build_callbacks
 from shim.trainer.checkpointing import (
@@ -35,9 +36,18 @@ from shim.trainer.config import TrainerConfig, parse_trainer_args
 from shim.trainer.configuration import verify_loop_configuration
 from shim.trainer.data import DataSource
 from shim.trainer.hooks import HookCaller
+from shim.trainer.legacy import translate_1x_arguments
 from shim.trainer.metrics import MetricStore, ResultCollection
 from shim.trainer.states import RunningStage, TrainerFn, TrainerState, TrainerStatus
+from shim.tuner.search import _TunerExitException
 from shim.utilities.apply_func import convert_tensors_to_scalars
+from shim.utilities.argparse import (
+    add_argparse_args,
+    defaults_from_env_vars,
+    from_argparse_args,
+    get_init_arguments_and_types,
+    parse_argparser,
+)
 from shim.utilities.exceptions import MisconfigurationException
 from shim.utilities.rank_zero import PossibleUserWarning, rank_zero_deprecation, rank_zero_info, rank_zero_warn
 from shim.utilities.seed import isolate_rng
@@ -52,6 +62,10 @@ _BATCH_HOOKS = ("on_before_batch_transfer", "transfer_batch_to_device", "on_afte
 class Trainer:
     """Runs a LightningModule's training, validation, test and prediction loops on raw PyTorch."""
 
+    # how arguments annotated with objects read from a command line (Lightning 1.9's argparse types)
+    _command_line_types: dict[str, tuple[type, ...]] = {"logger": (bool,), "profiler": (str,), "plugins": (str,)}
+
+    @defaults_from_env_vars
     def __init__(
         self,
         *,
@@ -97,13 +111,52 @@ class Trainer:
         enable_autolog_hparams: bool = True,
         model_registry: str | None = None,
         resume_from_checkpoint: str | os.PathLike | None = None,
+        gpus: list[int] | str | int | None = None,
+        tpu_cores: list[int] | str | int | None = None,
+        ipus: int | None = None,
+        num_processes: int | None = None,
+        auto_select_gpus: bool | None = None,
+        amp_backend: str | None = None,
+        amp_level: str | None = None,
+        track_grad_norm: int | float | str = -1,
+        replace_sampler_ddp: bool | None = None,
+        auto_lr_find: bool | str = False,
+        auto_scale_batch_size: str | bool = False,
+        move_metrics_to_cpu: bool = False,
+        multiple_trainloader_mode: str = "max_size_cycle",
     ) -> None:
-        """Configure a Trainer; the arguments and their defaults are Lightning 2.x's.
+        """Configure a Trainer; the arguments and their defaults are Lightning 2.x's, plus Lightning 1.x's.
+
+        The 1.x arguments (``gpus``, ``tpu_cores``, ``ipus``, ``num_processes``, ``auto_select_gpus``,
+        ``resume_from_checkpoint``, ``amp_backend``, ``amp_level``, ``track_grad_norm``, ``replace_sampler_ddp``,
+        ``auto_lr_find``, ``auto_scale_batch_size``, ``move_metrics_to_cpu``, ``multiple_trainloader_mode``) are
+        translated to the 2.x ones with the deprecation warning Lightning 1.9 gave.
 
         Raises:
             MisconfigurationException: If an argument has a value that is not allowed; the message names it.
             TypeError: For an unknown keyword argument.
         """
+        legacy = translate_1x_arguments(
+            accelerator=accelerator,
+            devices=devices,
+            precision=precision,
+            use_distributed_sampler=use_distributed_sampler,
+            gpus=gpus,
+            tpu_cores=tpu_cores,
+            ipus=ipus,
+            num_processes=num_processes,
+            auto_select_gpus=auto_select_gpus,
+            amp_backend=amp_backend,
+            amp_level=amp_level,
+            track_grad_norm=track_grad_norm,
+            replace_sampler_ddp=replace_sampler_ddp,
+            auto_lr_find=auto_lr_find,
+            auto_scale_batch_size=auto_scale_batch_size,
+            move_metrics_to_cpu=move_metrics_to_cpu,
+            multiple_trainloader_mode=multiple_trainloader_mode,
+        )
+        accelerator, devices, precision = legacy.accelerator, legacy.devices, legacy.precision
+        use_distributed_sampler = legacy.use_distributed_sampler
         _reject_unsupported(
             overfit_batches=(overfit_batches, 0.0),
             profiler=(profiler, None),
@@ -142,17 +195,20 @@ class Trainer:
         config = self._config
         self._default_root_dir = os.fspath(default_root_dir) if default_root_dir is not None else os.getcwd()
         self.use_distributed_sampler = use_distributed_sampler
+        # 1.x settings kept for the features that read them (trainer.tune, gradient-norm tracking)
+        self.track_grad_norm: float = legacy.track_grad_norm
+        self.auto_lr_find = legacy.auto_lr_find
+        self.auto_scale_batch_size = legacy.auto_scale_batch_size
+        self.move_metrics_to_cpu = legacy.move_metrics_to_cpu
+        self.multiple_trainloader_mode = legacy.multiple_trainloader_mode
         self.enable_autolog_hparams = enable_autolog_hparams
 
         # hardware: accelerator, device, precision and the strategy that holds them
-        precision_plugin = resolve_precision(precision)
-        if isinstance(strategy, Strategy):
-            self.strategy: Strategy = strategy
-            if strategy.precision_plugin is None or precision is not None:
-                strategy.precision_plugin = precision_plugin
-        else:
-            hardware = resolve_hardware(accelerator, devices, strategy, num_nodes)
-            self.strategy = SingleDeviceStrategy(hardware.devices[0], hardware.accelerator, precision_plugin)
+        precision_plugin = resolve_precision(precision, accelerator)
+        hardware = resolve_hardware(accelerator, devices, strategy, num_nodes)
+        if isinstance(strategy, Strategy) and (strategy.precision_plugin is None or precision is not None):
+            strategy.precision_plugin = precision_plugin
+        self.strategy: Strategy = resolve_strategy(strategy, hardware, precision_plugin)
         self.num_nodes = num_nodes
         self._apply_determinism(config.deterministic, config.benchmark)
 
@@ -252,6 +308,34 @@ class Trainer:
         return [logger]
 
     # ------------------------------------------------------------------------------------------------------
+    # Lightning 1.x construction from the command line
+    # ------------------------------------------------------------------------------------------------------
+    @classmethod
+    def add_argparse_args(cls, parent_parser: ArgumentParser, **kwargs: Any) -> ArgumentParser:
+        """Add ``--<argument>`` for every Trainer argument a command line can give (Lightning 1.x API)."""
+        return add_argparse_args(cls, parent_parser, **kwargs)
+
+    @classmethod
+    def from_argparse_args(cls, args: Namespace | ArgumentParser | dict[str, Any], **kwargs: Any) -> "Trainer":
+        """A Trainer from parsed command-line arguments; unknown names are ignored, ``kwargs`` win."""
+        return from_argparse_args(cls, args, **kwargs)
+
+    @classmethod
+    def parse_argparser(cls, arg_parser: ArgumentParser | Namespace) -> Namespace:
+        """Parse the command line (or take a Namespace), with ``"True"``/``"False"`` turned into booleans."""
+        return parse_argparser(cls, arg_parser)
+
+    @classmethod
+    def get_init_arguments_and_types(cls) -> list[tuple[str, tuple[type, ...], Any]]:
+        """``(name, allowed types, default)`` for each Trainer argument."""
+        return get_init_arguments_and_types(cls)
+
+    @classmethod
+    def default_attributes(cls) -> dict[str, Any]:
+        """Each Trainer argument's default value."""
+        return {name: default for name, _, default in get_init_arguments_and_types(cls)}
+
+    # ------------------------------------------------------------------------------------------------------
     # entry points
     # ------------------------------------------------------------------------------------------------------
     def fit(
@@ -333,6 +417,27 @@ class Trainer:
         self._attach(model, datamodule, {"predict": dataloaders})
         return self._call_and_handle_interrupt(self._run, model, ckpt_path, model_provided, weights_only)
 
+    def tune(
+        self,
+        model: LightningModule,
+        train_dataloaders: Any = None,
+        val_dataloaders: Any = None,
+        dataloaders: Any = None,
+        datamodule: LightningDataModule | None = None,
+        scale_batch_size_kwargs: dict[str, Any] | None = None,
+        lr_find_kwargs: dict[str, Any] | None = None,
+        method: str = "fit",
+    ) -> dict[str, Any]:
+        """Lightning 1.x: run the searches ``auto_scale_batch_size``/``auto_lr_find`` ask for, before training.
+
+        Returns:
+            ``{"scale_batch_size": size}`` and/or ``{"lr_find": finder}`` for the searches that ran.
+        """
+        from shim.tuner.tuning import tune
+
+        loaders = (train_dataloaders, val_dataloaders, dataloaders)
+        return tune(self, model, *loaders, datamodule, scale_batch_size_kwargs, lr_find_kwargs, method)
+
     def _evaluate(
         self,
         fn: TrainerFn,
@@ -355,6 +460,8 @@ class Trainer:
         loop.verbose = verbose
         self._attach(model, datamodule, {stage.dataloader_prefix or "": dataloaders})
         results = self._call_and_handle_interrupt(self._run, model, ckpt_path, model_provided, weights_only)
+        if results is None:  # a finder callback ended the run early, as Lightning's tuner does
+            return None  # type: ignore[return-value]
         return [convert_tensors_to_scalars(r) for r in results]
 
     def save_checkpoint(
@@ -420,9 +527,22 @@ class Trainer:
         self.test_loop.loaders = None
 
     def _call_and_handle_interrupt(self, fn: Any, *args: Any) -> Any:
+        launcher = self.strategy.launcher
         try:
+            if launcher is not None:
+                return launcher.launch(fn, *args, trainer=self)
             return fn(*args)
+        except _TunerExitException:
+            # a finder callback ended this run on purpose: a normal end, without on_exception
+            self._teardown()
+            self._teardown_hooks(self.state.fn)  # type: ignore[arg-type]
+            self.state.status = TrainerStatus.FINISHED
+            self._set_stage(None)
+            return None
         except BaseException as exception:
+            if launcher is not None:
+                # ranks this process started would otherwise wait for it inside a collective until the timeout
+                launcher.kill(signal.SIGKILL)
             self.state.status = TrainerStatus.INTERRUPTED
             if self._model is not None and self._model._trainer is self:
                 self._hooks.callbacks("on_exception", exception)
@@ -564,7 +684,8 @@ class Trainer:
         cached = self._module_overrides_cache.get(name)
         if cached is None:
             module = self.lightning_module
-            cached = name in vars(module) or getattr(type(module), name, None) is not getattr(LightningModule, name)
+            own = getattr(type(module), name, None)
+            cached = name in vars(module) or own is not getattr(LightningModule, name, None)
             self._module_overrides_cache[name] = cached
         return cached
 
@@ -675,6 +796,11 @@ class Trainer:
     @property
     def precision(self) -> str:
         return self.strategy.precision_plugin.precision
+
+    @property
+    def scaler(self) -> Any:
+        """The ``torch.amp.GradScaler`` of ``precision="16-mixed"``, or None."""
+        return getattr(self.strategy.precision_plugin, "scaler", None)
 
     @property
     def accelerator(self) -> Accelerator | None:

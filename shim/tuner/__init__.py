@@ -1,3 +1,5 @@
-"""Batch-size and learning-rate tuning (arrives with the 1.x API)."""
+"""Batch-size and learning-rate tuning: ``Tuner`` (Lightning 2.x) and what ``trainer.tune`` (1.x) runs."""
 
-__all__: list[str] = []
+from shim.tuner.tuning import Tuner
+
+__all__ = ["Tuner"]

@@ -3,7 +3,7 @@
 from shim.utilities.apply_func import apply_to_collection, move_data_to_device
 from shim.utilities.exceptions import MisconfigurationException
 from shim.utilities.parsing import AttributeDict
-from shim.utilities.rank_zero import rank_zero_info, rank_zero_only, rank_zero_warn
+from shim.utilities.rank_zero import rank_zero_deprecation, rank_zero_info, rank_zero_only, rank_zero_warn
 from shim.utilities.seed import seed_everything
 
 __all__ = [
@@ -11,6 +11,7 @@ __all__ = [
     "MisconfigurationException",
     "apply_to_collection",
     "move_data_to_device",
+    "rank_zero_deprecation",
     "rank_zero_info",
     "rank_zero_only",
     "rank_zero_warn",

@@ -22,7 +22,8 @@ class HyperparametersMixin:
 
     def __init__(self) -> None:
         super().__init__()
-        self._log_hyperparams = True
+        # only hyper-parameters saved with save_hyperparameters() reach the loggers, as in Lightning
+        self._log_hyperparams = False
 
     def save_hyperparameters(
         self,
