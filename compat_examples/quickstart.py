@@ -6,12 +6,11 @@ A plain Lightning script: ``shim run compat_examples/quickstart.py`` runs it, un
 import argparse
 import os
 
+import pytorch_lightning as pl
 import torch
 from torch import nn
 from torch.nn import functional as F
 from torch.utils.data import DataLoader, TensorDataset, random_split
-
-import pytorch_lightning as pl
 
 
 def make_blobs(n: int = 2048, seed: int = 0) -> TensorDataset:
