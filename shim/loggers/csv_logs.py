@@ -10,7 +10,7 @@ from torch import Tensor
 from typing_extensions import override
 
 from shim.loggers.hparams import _convert_params, save_hparams_to_yaml
-from shim.loggers.log_dir import make_log_dir, next_version, version_folder
+from shim.loggers.log_dir import VersionedFolder, make_log_dir, version_folder
 from shim.loggers.logger import Logger, _add_prefix, rank_zero_experiment
 from shim.utilities.rank_zero import rank_zero_only, rank_zero_warn
 
@@ -99,7 +99,7 @@ class ExperimentWriter:
             writer.writerows(rows)
 
 
-class CSVLogger(Logger):
+class CSVLogger(VersionedFolder, Logger):
     """Write metrics to ``metrics.csv`` and hyper-parameters to ``hparams.yaml`` in ``save_dir/name/version``.
 
     Example::
@@ -134,32 +134,6 @@ class CSVLogger(Logger):
         self._prefix = prefix
         self._flush_logs_every_n_steps = flush_logs_every_n_steps
         self._experiment: ExperimentWriter | None = None
-
-    @property
-    @override
-    def name(self) -> str:
-        """The experiment name (``""`` when there is no name folder)."""
-        return self._name
-
-    @property
-    @override
-    def version(self) -> int | str:
-        """The experiment version; the next free number is picked (once) when none was given."""
-        if self._version is None:
-            self._version = next_version(self.root_dir)
-        return self._version
-
-    @property
-    @override
-    def save_dir(self) -> str:
-        """The folder all experiments are written under."""
-        return self._save_dir
-
-    @property
-    @override
-    def root_dir(self) -> str:
-        """``save_dir/name``: the folder holding every version of this experiment."""
-        return os.path.join(self.save_dir, self.name)
 
     @property
     @override

@@ -2,7 +2,7 @@
 
 import os
 
-__all__ = ["make_log_dir", "next_version", "version_folder"]
+__all__ = ["VersionedFolder", "make_log_dir", "next_version", "version_folder"]
 
 
 def next_version(root_dir: str) -> int:
@@ -53,3 +53,33 @@ def _first_file_on(path: str) -> str:
         if os.path.exists(candidate) and not os.path.isdir(candidate):
             return candidate
     return path
+
+
+class VersionedFolder:
+    """The ``save_dir/name/version`` folder of a file-writing logger: names, and the version picked on first use."""
+
+    _save_dir: str
+    _name: str
+    _version: int | str | None
+
+    @property
+    def name(self) -> str:
+        """The experiment name (``""`` when there is no name folder)."""
+        return self._name
+
+    @property
+    def version(self) -> int | str:
+        """The experiment version; the next free number is picked (once) when none was given."""
+        if self._version is None:
+            self._version = next_version(self.root_dir)
+        return self._version
+
+    @property
+    def save_dir(self) -> str:
+        """The folder all experiments are written under."""
+        return self._save_dir
+
+    @property
+    def root_dir(self) -> str:
+        """``save_dir/name``: the folder holding every version of this experiment."""
+        return os.path.join(self.save_dir, self.name)

@@ -10,7 +10,7 @@ from torch.nn import Module
 from typing_extensions import override
 
 from shim.loggers.hparams import _convert_params, _flatten_dict, _sanitize_params, save_hparams_to_yaml
-from shim.loggers.log_dir import make_log_dir, next_version, version_folder
+from shim.loggers.log_dir import VersionedFolder, make_log_dir, version_folder
 from shim.loggers.logger import Logger, _add_prefix, rank_zero_experiment
 from shim.utilities.rank_zero import rank_zero_only, rank_zero_warn
 
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 __all__ = ["TensorBoardLogger"]
 
 
-class TensorBoardLogger(Logger):
+class TensorBoardLogger(VersionedFolder, Logger):
     r"""Write TensorBoard event files to ``save_dir/name/version[/sub_dir]``; Lightning's default logger.
 
     Example::
@@ -67,32 +67,6 @@ class TensorBoardLogger(Logger):
         self._kwargs = kwargs
         self._experiment: SummaryWriter | None = None
         self.hparams: dict[str, Any] | Namespace = {}
-
-    @property
-    @override
-    def name(self) -> str:
-        """The experiment name (``""`` when there is no name folder)."""
-        return self._name
-
-    @property
-    @override
-    def version(self) -> int | str:
-        """The experiment version; the next free number is picked (once) when none was given."""
-        if self._version is None:
-            self._version = next_version(self.root_dir)
-        return self._version
-
-    @property
-    @override
-    def save_dir(self) -> str:
-        """The folder all experiments are written under."""
-        return self._save_dir
-
-    @property
-    @override
-    def root_dir(self) -> str:
-        """``save_dir/name``: the folder holding every version of this experiment."""
-        return os.path.join(self.save_dir, self.name)
 
     @property
     @override
