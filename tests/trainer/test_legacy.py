@@ -138,3 +138,22 @@ def test_1x_settings_are_kept() -> None:
         "binsearch",
         True,
     )
+
+
+def test_epoch_end_outputs_are_the_ones_lightning_19_gave() -> None:
+    # Lightning 1.9.5 printed these for the same script: the accumulation-normalised, detached losses
+    expected_losses = [0.27763, 0.08888, 0.56911, 0.39669]
+    seen: list[Any] = []
+
+    class Model(BoringModel):
+        def training_step(self, batch: Any, batch_idx: int) -> Any:
+            return {"loss": self.step(batch), "extra": torch.tensor(float(batch_idx))}
+
+        def training_epoch_end(self, outputs: list[Any]) -> None:
+            seen.extend(outputs)
+
+    torch.manual_seed(0)
+    _trainer(max_epochs=1, limit_train_batches=4, limit_val_batches=0, accumulate_grad_batches=2).fit(Model())
+    assert [round(o["loss"].item(), 5) for o in seen] == expected_losses
+    assert [o["extra"].item() for o in seen] == [0.0, 1.0, 2.0, 3.0]
+    assert not any(o["loss"].requires_grad for o in seen)
