@@ -22,6 +22,18 @@ KNOWN_DIFFERENCES: dict[str, str] = {}
 EXPECTED_WITHOUT_LIGHTNING = {
     # Epochs 0-1 step after every one of the 8 batches, epochs 2-3 after every second batch.
     "accumulation_schedule_1x.py": "steps_per_epoch=[8, 8, 4, 4] global_step=24",
+    # Values from Lightning 1.9.5 with the arguments in SCRIPT_ARGS.
+    "argparse_trainer.py": "hidden=16 batch_size=8 max_epochs=2 progress_bar=False global_step=10 train_loss=0.0688",
+    # Values from Lightning 1.9.5: doubling up to the first OOM at 64, then a binary search between 32 and 64.
+    "batch_size_finder.py": (
+        "found=40 datamodule_batch_size=40 tried=[2, 4, 8, 16, 32, 64, 48, 40, 44, 42, 41] global_step=13"
+    ),
+}
+
+# Command-line arguments a script is run with, after its path.
+SCRIPT_ARGS: dict[str, list[str]] = {
+    "argparse_trainer.py": ["--max_epochs", "2", "--limit_train_batches", "5", "--hidden", "16", "--batch_size", "8"]
+    + ["--enable_progress_bar", "false"],
 }
 
 # TensorBoard event files carry a timestamp, host name and process id in their names.
@@ -67,13 +79,14 @@ def test_example_matches_lightning(script: Path, tmp_path: Path) -> None:
     shim_dir, lightning_dir = tmp_path / "shim", tmp_path / "pl"
     shim_dir.mkdir()
     lightning_dir.mkdir()
-    shim_line = _run([sys.executable, "-m", "shim", "run", str(script)], shim_dir)
+    args = SCRIPT_ARGS.get(script.name, [])
+    shim_line = _run([sys.executable, "-m", "shim", "run", str(script), *args], shim_dir)
     expected = EXPECTED_WITHOUT_LIGHTNING.get(script.name)
     if expected is not None:
         assert shim_line == expected
         return
     pytest.importorskip("pytorch_lightning", reason="pytorch-lightning==2.6.6 is not installed")
-    lightning_line = _run([sys.executable, str(script)], lightning_dir)
+    lightning_line = _run([sys.executable, str(script), *args], lightning_dir)
     assert shim_line == lightning_line
     assert _written_files(shim_dir) == _written_files(lightning_dir)
     assert _metrics_csv(shim_dir) == _metrics_csv(lightning_dir)
