@@ -2,9 +2,11 @@
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 from typing import Any
 
@@ -169,6 +171,85 @@ def test_an_error_on_one_rank_ends_the_whole_run(tmp_path: Path) -> None:
     assert proc.returncode != 0
     assert "rank 1 failed on purpose" in proc.stderr
     assert result is None
+
+
+# `killed_script.py OUT`: each rank writes OUT/pid-RANK once it is inside its first training step; the steps sleep, so
+# the fit would last ~25 s (100 steps per rank), long enough to kill a rank from outside while both ranks are mid-fit
+KILLED_SCRIPT = textwrap.dedent(
+    """
+    import os, sys, time
+    from datetime import timedelta
+
+    import torch
+    from torch.utils.data import DataLoader, TensorDataset
+
+    import shim as pl
+    from shim.strategies import DDPStrategy
+
+
+    class Model(pl.LightningModule):
+        def __init__(self, out):
+            super().__init__()
+            self.layer = torch.nn.Linear(4, 1)
+            self.out = out
+
+        def training_step(self, batch, batch_idx):
+            if batch_idx == 0:
+                with open(os.path.join(self.out, f"pid-{self.global_rank}"), "w") as f:
+                    f.write(str(os.getpid()))
+            time.sleep(0.25)
+            x, y = batch
+            return torch.nn.functional.mse_loss(self.layer(x), y)
+
+        def configure_optimizers(self):
+            return torch.optim.SGD(self.parameters(), lr=0.1)
+
+
+    if __name__ == "__main__":
+        out = sys.argv[1]
+        data = TensorDataset(torch.randn(800, 4), torch.randn(800, 1))
+        trainer = pl.Trainer(
+            accelerator="cpu", devices=2, strategy=DDPStrategy(timeout=timedelta(seconds=600)), max_epochs=1,
+            logger=False, enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+        )
+        trainer.fit(Model(out), DataLoader(data, batch_size=4))
+    """
+)
+
+
+def test_a_rank_killed_from_outside_ends_the_whole_run(tmp_path: Path) -> None:
+    # rank 1 is SIGKILLed mid-fit, so it never raises; rank 0 must not wait for it in a collective (the process group
+    # timeout is 600 s here): the whole run has to exit with an error within the bound
+    script = tmp_path / "killed_script.py"
+    script.write_text(KILLED_SCRIPT)
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    for key in ("LOCAL_RANK", "RANK", "WORLD_SIZE", "NODE_RANK", "MASTER_ADDR", "MASTER_PORT", "PL_GLOBAL_SEED"):
+        env.pop(key, None)
+    proc = subprocess.Popen(
+        [sys.executable, str(script), str(tmp_path)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    rank_1_pid_file = tmp_path / "pid-1"
+    try:
+        deadline = time.monotonic() + 60
+        while not (rank_1_pid_file.exists() and rank_1_pid_file.read_text()):
+            assert proc.poll() is None, "the run ended before rank 1 started training"
+            assert time.monotonic() < deadline, "rank 1 did not start training within 60 s"
+            time.sleep(0.05)
+        os.kill(int(rank_1_pid_file.read_text()), signal.SIGKILL)
+        # either the launcher's observer sees rank 1's exit code and kills rank 0, or gloo notices the closed
+        # connection first and rank 0's next collective raises; both end the run in about a second
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode != 0
+    assert "exited with code -9" in stderr or "Connection closed by peer" in stderr, stderr[-2000:]
 
 
 # -- resolver -----------------------------------------------------------------------------------------------------
