@@ -1,0 +1,74 @@
+"""Costs that must not creep back: heavy imports at `import shim`, and host syncs on the training hot path."""
+
+import json
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+
+import shim
+
+_MODULES_SNIPPET = (
+    "import json, sys, torch; before = set(sys.modules); import shim; "
+    "print(json.dumps(sorted(set(sys.modules) - before)))"
+)
+
+
+def test_import_shim_loads_no_heavy_optional_module() -> None:
+    new = json.loads(subprocess.run([sys.executable, "-c", _MODULES_SNIPPET], capture_output=True, text=True,
+                                    check=True).stdout)  # fmt: skip
+    heavy = ("tensorboard", "tqdm", "yaml", "numpy", "matplotlib", "torch._dynamo", "pytorch_lightning", "lightning")
+    loaded = [m for m in new if m.split(".")[0] in heavy or m.startswith("torch._dynamo")]
+    assert loaded == [], f"`import shim` imported {loaded} on top of `import torch`"
+
+
+class _CountItems:
+    """Counts Tensor.item() / tolist() calls: each one waits for the device on a GPU."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.calls = 0
+        for name in ("item", "tolist"):
+            original = getattr(torch.Tensor, name)
+
+            def counted(tensor: torch.Tensor, *args: Any, __original: Any = original, **kwargs: Any) -> Any:
+                self.calls += 1
+                return __original(tensor, *args, **kwargs)
+
+            monkeypatch.setattr(torch.Tensor, name, counted)
+
+
+class _Logging(shim.LightningModule):
+    def __init__(self) -> None:
+        super().__init__()
+        self.layer = torch.nn.Linear(4, 1)
+
+    def training_step(self, batch: Any, batch_idx: int) -> Any:
+        x, y = batch
+        loss = torch.nn.functional.mse_loss(self.layer(x), y)
+        self.log("loss", loss, prog_bar=True)
+        self.log("loss_epoch_mean", loss, on_step=False, on_epoch=True)
+        return loss
+
+    def configure_optimizers(self) -> Any:
+        return torch.optim.SGD(self.parameters(), lr=0.1)
+
+
+@pytest.mark.parametrize("steps", [20, 60])
+def test_training_steps_do_not_read_tensors_back(steps: int, monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    data = DataLoader(TensorDataset(torch.randn(steps * 2, 4), torch.randn(steps * 2, 1)), batch_size=2)
+    counter = _CountItems(monkeypatch)
+    for _ in range(2):  # what a hand-written loop of two epochs reads back (the DataLoader's own seed draw)
+        for _batch in data:
+            pass
+    by_hand, counter.calls = counter.calls, 0
+    trainer = shim.Trainer(
+        max_epochs=2, logger=False, enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+        default_root_dir=str(tmp_path),
+    )  # fmt: skip
+    trainer.fit(_Logging(), data)
+    # no logger and no progress bar: nothing needs a Python number, whatever the number of steps
+    assert counter.calls == by_hand
+    assert trainer.callback_metrics["loss_epoch_mean"].numel() == 1
