@@ -82,10 +82,11 @@ SCRIPT = textwrap.dedent(
                 start = "spawn" if strategy == "ddp_spawn" else "popen"
                 strategy = DDPStrategy(start_method=start, timeout=timedelta(seconds=30))
         trainer = pl.Trainer(
-            accelerator="cpu", devices=devices, strategy=strategy, max_epochs=2, default_root_dir=out,
+            accelerator="cpu", devices=devices, strategy=strategy, default_root_dir=out,
+            max_epochs=int(os.environ.get("TEST_MAX_EPOCHS", "2")),
             enable_progress_bar=False, enable_model_summary=False, log_every_n_steps=1,
         )
-        trainer.fit(model, train, DataLoader(dataset(), batch_size=batch))
+        trainer.fit(model, train, DataLoader(dataset(), batch_size=batch), ckpt_path=os.environ.get("TEST_CKPT"))
         if trainer.is_global_zero:
             loader = trainer.train_dataloader
             with open(os.path.join(out, "result.json"), "w") as f:
@@ -100,12 +101,15 @@ SCRIPT = textwrap.dedent(
 )
 
 
-def _run(tmp_path: Path, command: list[str], timeout: float = 60) -> tuple[subprocess.CompletedProcess[str], Any]:
+def _run(
+    tmp_path: Path, command: list[str], timeout: float = 60, **env_extra: str
+) -> tuple[subprocess.CompletedProcess[str], Any]:
+    tmp_path.mkdir(parents=True, exist_ok=True)
     script = tmp_path / "script.py"
     script.write_text(SCRIPT)
     out = tmp_path / "out"
     out.mkdir(exist_ok=True)
-    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    env = {**os.environ, "PYTHONWARNINGS": "ignore", **env_extra}
     for key in ("LOCAL_RANK", "RANK", "WORLD_SIZE", "NODE_RANK", "MASTER_ADDR", "MASTER_PORT", "PL_GLOBAL_SEED"):
         env.pop(key, None)
     command = [c.replace("SCRIPT", str(script)).replace("OUT", str(out)) for c in command]
@@ -155,6 +159,18 @@ def test_two_processes_train_like_one_with_the_global_batch(tmp_path: Path, stra
         tmp_path / "out" / "lightning_logs" / "version_0" / "checkpoints" / "epoch=1-step=8.ckpt"
     )
     _assert_rank_zero_files(tmp_path / "out")
+
+
+def test_every_rank_resumes_from_the_same_checkpoint(tmp_path: Path, single_process: Any) -> None:
+    first, _ = _run(tmp_path / "a", [sys.executable, "SCRIPT", "ddp", "2", "4", "OUT"], TEST_MAX_EPOCHS="1")
+    assert first.returncode == 0, first.stderr
+    (checkpoint,) = (tmp_path / "a" / "out" / "lightning_logs" / "version_0" / "checkpoints").iterdir()
+    assert checkpoint.name == "epoch=0-step=4.ckpt"
+    proc, result = _run(tmp_path / "b", [sys.executable, "SCRIPT", "ddp", "2", "4", "OUT"], TEST_CKPT=str(checkpoint))
+    assert proc.returncode == 0, proc.stderr
+    # both ranks restored the same weights and optimizer state, so the second epoch matches an uninterrupted run
+    for got, expected in zip(result["weights"], single_process["weights"], strict=True):
+        torch.testing.assert_close(torch.tensor(got), torch.tensor(expected), atol=1e-5, rtol=0)
 
 
 def test_torchrun_gives_the_same_result(tmp_path: Path, single_process: Any) -> None:
