@@ -14,7 +14,7 @@ from shim.utilities.exceptions import MisconfigurationException
 from tests.tuner.models import QUIET, oom_model
 
 # (auto_scale_batch_size, OOM threshold, dataset length, scale_batch_size_kwargs, size): Lightning 1.9.5's answers,
-# taken from /work/venv19 (1.9 clamps sizes to the dataset length and has no max_val or margin)
+# measured with Lightning 1.9.5 (1.9 clamps sizes to the dataset length and has no max_val or margin)
 TUNE_1X = [
     (True, 20, 64, {}, 16),
     (True, 1000, 100, {}, 100),
