@@ -80,11 +80,14 @@ class HookCaller:
         self.trainer = trainer
         self._callback_fns: dict[tuple[str, bool | None], tuple[Callable[..., Any], ...]] = {}
         self._module_fns: dict[str, Callable[..., Any] | None] = {}
+        # hooks neither a callback nor the module overrides: `call` returns at once
+        self._silent: set[str] = set()
 
     def reset(self) -> None:
         """Forget what was recorded about overrides; called when a run starts or the callbacks change."""
         self._callback_fns = {}
         self._module_fns = {}
+        self._silent = set()
 
     def _module_fn(self, name: str) -> Callable[..., Any] | None:
         try:
@@ -149,8 +152,11 @@ class HookCaller:
 
     def call(self, name: str, *args: Any, **kwargs: Any) -> Any:
         """Run the callbacks' hook ``name``, then the module's, and return the module's result."""
-        if not self._callbacks_for(name, None) and self._module_fn(name) is None:
+        if name in self._silent:
             return None  # nobody listens: the common case for most per-batch hooks
+        if not self._callbacks_for(name, None) and self._module_fn(name) is None:
+            self._silent.add(name)
+            return None
         self.callbacks(name, *args, **kwargs)
         return self.module(name, *args, **kwargs)
 
