@@ -185,8 +185,8 @@ class EarlyStopping(Callback):
             return
         current = metrics[self.monitor].squeeze()
         should_stop, reason = self._evaluate_stopping_criteria(current)
-        # TODO(distributed): with several processes, stop all of them when any one decides to (an all-reduce "or");
-        # shim runs one process for now, so the local decision is the decision.
+        # with several processes all stop when any one decides to, so none waits alone in a collective
+        should_stop = trainer.strategy.reduce_boolean_decision(should_stop, all=False)
         trainer.should_stop = trainer.should_stop or should_stop
         if should_stop:
             self.stopped_epoch = trainer.current_epoch
