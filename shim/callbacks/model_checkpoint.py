@@ -305,7 +305,8 @@ class ModelCheckpoint(Checkpoint):
         if self.save_top_k == -1 or len(self.best_k_models) < self.save_top_k:
             return True
         better = torch.lt if self.mode == "min" else torch.gt
-        return bool(better(current, self.best_k_models[self.kth_best_model_path]))
+        decision = bool(better(current, self.best_k_models[self.kth_best_model_path]))
+        return trainer.strategy.reduce_boolean_decision(decision)
 
     def _monitor_candidates(self, trainer: "Trainer") -> dict[str, Tensor]:
         candidates = {k: v.clone() if isinstance(v, Tensor) else v for k, v in trainer.callback_metrics.items()}
