@@ -46,8 +46,9 @@ import sys
 import tempfile
 import textwrap
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
+
+from stats import Stats  # bench/stats.py: these scripts run from this folder
 
 TARGET = 1.10
 ATOL = 1e-6
@@ -120,17 +121,6 @@ SCRIPT = textwrap.dedent(
 
 
 Timings = dict[str, list[float]]  # framework -> steps per second per process, one per repeat
-
-
-@dataclass
-class Stats:
-    median: float
-    low: float
-    high: float
-
-    @classmethod
-    def of(cls, values: Sequence[float]) -> Stats:
-        return cls(statistics.median(values), min(values), max(values))
 
 
 def is_importable(module: str) -> bool:

@@ -56,6 +56,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from stats import Stats  # bench/stats.py: these scripts run from this folder
+
 if TYPE_CHECKING:
     from torch import Tensor, nn
 
@@ -201,17 +203,6 @@ def describe_setup(trainer: Any) -> str:
 # ----------------------------------------------------------------------------------------------------------------
 # peak RSS: fresh processes, interleaved
 # ----------------------------------------------------------------------------------------------------------------
-@dataclass
-class Stats:
-    median: float
-    low: float
-    high: float
-
-    @classmethod
-    def of(cls, values: Sequence[float]) -> Stats:
-        return cls(statistics.median(values), min(values), max(values))
-
-
 @dataclass
 class RssResult:
     peaks: list[float]  # MB, one per repeat, in order

@@ -54,6 +54,7 @@ from types import ModuleType
 from typing import Any
 
 import torch
+from stats import Stats  # bench/stats.py: these scripts run from this folder
 from torch import Tensor, nn
 from torch.nn import functional as F
 from torch.utils.data import DataLoader, TensorDataset
@@ -288,17 +289,6 @@ def variants() -> dict[str, Runner]:
 # ----------------------------------------------------------------------------------------------------------------
 # measuring
 # ----------------------------------------------------------------------------------------------------------------
-@dataclass
-class Stats:
-    median: float
-    low: float
-    high: float
-
-    @classmethod
-    def of(cls, values: Sequence[float]) -> Stats:
-        return cls(statistics.median(values), min(values), max(values))
-
-
 @dataclass
 class VariantTiming:
     per_step: Stats  # seconds per step, from t(2N) - t(N)
