@@ -9,6 +9,7 @@ from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler, OneCycleLR, ReduceLROnPlateau
 
 from shim.utilities.exceptions import MisconfigurationException
+from shim.utilities.model_helpers import is_overridden
 from shim.utilities.rank_zero import rank_zero_warn
 
 if TYPE_CHECKING:
@@ -211,10 +212,6 @@ def _scheduler_config(scheduler: Any, monitor: str | None, automatic: bool) -> L
     return LRSchedulerConfig(**scheduler)
 
 
-def _is_overridden(name: str, obj: object, base: type) -> bool:
-    return getattr(type(obj), name, None) is not getattr(base, name, None)
-
-
 def init_optimizers_and_schedulers(model: "LightningModule") -> tuple[list[Optimizer], list[LRSchedulerConfig]]:
     """Call ``configure_optimizers`` (through the hook dispatcher) and validate what it returned."""
     from shim.core.module import LightningModule
@@ -244,7 +241,7 @@ def init_optimizers_and_schedulers(model: "LightningModule") -> tuple[list[Optim
                 f"The lr scheduler `{type(sched).__name__}` is invalid: it needs `state_dict` and `load_state_dict`."
             )
         is_torch_scheduler = isinstance(sched, (LRScheduler, ReduceLROnPlateau))
-        if not is_torch_scheduler and automatic and not _is_overridden("lr_scheduler_step", model, LightningModule):
+        if not is_torch_scheduler and automatic and not is_overridden("lr_scheduler_step", model, LightningModule):
             raise MisconfigurationException(
                 f"The lr scheduler `{type(sched).__name__}` does not follow PyTorch's LRScheduler API: override"
                 " `LightningModule.lr_scheduler_step` to step it."

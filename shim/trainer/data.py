@@ -12,6 +12,7 @@ from shim.core.hooks import DataHooks
 from shim.trainer.states import RunningStage
 from shim.utilities.data import sized_len
 from shim.utilities.exceptions import MisconfigurationException
+from shim.utilities.model_helpers import is_overridden
 from shim.utilities.seed import pl_worker_init_function
 
 if TYPE_CHECKING:
@@ -37,8 +38,7 @@ class DataSource:
             return False
         if not self.is_method():
             return True
-        method = getattr(type(self.instance), self.name, None)
-        return name_in_instance(self.instance, self.name) or method is not getattr(DataHooks, self.name)
+        return is_overridden(self.name, self.instance, DataHooks)
 
     def request(self, trainer: "Trainer") -> Any:
         from shim.core.module import LightningModule
@@ -48,10 +48,6 @@ class DataSource:
         if self.is_method():
             return trainer._hooks.datamodule(self.name)
         return self.instance
-
-
-def name_in_instance(obj: object, name: str) -> bool:
-    return name in getattr(obj, "__dict__", {})
 
 
 def as_loader_list(loaders: Any) -> list[Any]:

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from shim.callbacks.callback import Callback
+from shim.utilities.model_helpers import is_overridden
 
 if TYPE_CHECKING:
     from shim.trainer.trainer import Trainer
@@ -69,10 +70,6 @@ def is_monitoring_callback(callback: Callback) -> bool:
     return isinstance(callback, Checkpoint) or getattr(callback, "_is_monitoring_callback", False)
 
 
-def _overrides(obj: object, name: str, base: type) -> bool:
-    return name in vars(obj) or getattr(type(obj), name, None) is not getattr(base, name, None)
-
-
 class HookCaller:
     """Calls hooks on the Trainer's callbacks, LightningModule and datamodule, with ``_current_fx_name`` set."""
 
@@ -98,7 +95,7 @@ class HookCaller:
 
         module = self.trainer.lightning_module
         fn = getattr(module, name, None)
-        if not callable(fn) or (name in _NOOP_MODULE_HOOKS and not _overrides(module, name, LightningModule)):
+        if not callable(fn) or (name in _NOOP_MODULE_HOOKS and not is_overridden(name, module, LightningModule)):
             fn = None
         self._module_fns[name] = fn
         return fn
@@ -110,7 +107,7 @@ class HookCaller:
             selected = self.trainer.callbacks
             if monitoring is not None:
                 selected = [cb for cb in selected if is_monitoring_callback(cb) == monitoring]
-            fns = tuple(getattr(cb, name) for cb in selected if _overrides(cb, name, Callback)) or _NO_CALLBACKS
+            fns = tuple(getattr(cb, name) for cb in selected if is_overridden(name, cb, Callback)) or _NO_CALLBACKS
             self._callback_fns[key] = fns
         return fns
 

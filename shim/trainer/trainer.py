@@ -49,6 +49,7 @@ from shim.utilities.argparse import (
     parse_argparser,
 )
 from shim.utilities.exceptions import MisconfigurationException
+from shim.utilities.model_helpers import is_overridden
 from shim.utilities.rank_zero import PossibleUserWarning, rank_zero_deprecation, rank_zero_info, rank_zero_warn
 from shim.utilities.seed import isolate_rng
 
@@ -683,9 +684,7 @@ class Trainer:
     def _module_overrides(self, name: str) -> bool:
         cached = self._module_overrides_cache.get(name)
         if cached is None:
-            module = self.lightning_module
-            own = getattr(type(module), name, None)
-            cached = name in vars(module) or own is not getattr(LightningModule, name, None)
+            cached = is_overridden(name, self.lightning_module, LightningModule)
             self._module_overrides_cache[name] = cached
         return cached
 
@@ -693,16 +692,13 @@ class Trainer:
         owner = self._data_hook_owners.get(name)
         if owner is None:
             owner = self.lightning_module
-            dm = self.datamodule
-            if dm is not None and (
-                name in vars(dm) or getattr(type(dm), name) is not getattr(LightningDataModule, name)
-            ):
+            if is_overridden(name, self.datamodule, LightningDataModule):
                 if self._module_overrides(name):
                     rank_zero_warn(
                         f"`{name}` is overridden in both the LightningModule and the LightningDataModule; the"
                         " datamodule's is used."
                     )
-                owner = dm
+                owner = self.datamodule
             self._data_hook_owners[name] = owner
         return owner
 
@@ -711,11 +707,7 @@ class Trainer:
         self._validation_enabled = None
         self._data_hook_owners = {}
         overridden = any(
-            self._module_overrides(h)
-            or (
-                self.datamodule is not None and getattr(type(self.datamodule), h) is not getattr(LightningDataModule, h)
-            )
-            for h in _BATCH_HOOKS
+            self._module_overrides(h) or is_overridden(h, self.datamodule, LightningDataModule) for h in _BATCH_HOOKS
         )
         precision_converts = type(self.precision_plugin).convert_input is not Precision.convert_input
         # on the CPU with no hook overridden the transfer is an identity: skip its recursion on every batch

@@ -1,0 +1,31 @@
+"""Does a module, datamodule or callback define its own version of a hook?"""
+
+__all__ = ["is_overridden"]
+
+
+def is_overridden(method_name: str, instance: object | None = None, parent: type | None = None) -> bool:
+    """Whether ``instance`` replaces ``parent``'s ``method_name``: in its class, or assigned on the instance itself.
+
+    ``parent`` defaults to whichever of LightningModule, LightningDataModule or Callback ``instance`` is.
+    """
+    if instance is None:
+        return False
+    if parent is None:
+        parent = _default_parent(instance, method_name)
+    if method_name in getattr(instance, "__dict__", ()):
+        return True
+    return getattr(type(instance), method_name, None) is not getattr(parent, method_name, None)
+
+
+def _default_parent(instance: object, method_name: str) -> type:
+    from shim.callbacks.callback import Callback
+    from shim.core.datamodule import LightningDataModule
+    from shim.core.module import LightningModule
+
+    for base in (LightningModule, LightningDataModule, Callback):
+        if isinstance(instance, base):
+            return base
+    raise ValueError(
+        f"is_overridden({method_name!r}) got an instance of {type(instance).__name__}: pass `parent`, or an instance"
+        " of LightningModule, LightningDataModule or Callback"
+    )
