@@ -7,8 +7,7 @@ runs ``on_before_optimizer_step`` and clipping before the parameters change. On 
 accumulates, the closure runs without a step.
 """
 
-from collections.abc import Callable, Mapping
-from functools import partial
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from torch import Tensor
@@ -45,7 +44,7 @@ class ClosureResult:
 
     @classmethod
     def from_step_output(cls, output: Any, normalize: int) -> "ClosureResult":
-        closure_loss, extra = None, {}
+        closure_loss, extra = None, None
         if isinstance(output, Tensor):
             closure_loss = output
         elif isinstance(output, Mapping):
@@ -64,55 +63,76 @@ class ClosureResult:
         if closure_loss is not None and normalize != 1:
             # not in place: the user may hold on to the tensor they returned (x / 1 would be x: skipped)
             closure_loss = closure_loss / normalize
-        return cls(closure_loss, extra=extra)
+        return cls(closure_loss, extra)
 
     def asdict(self) -> dict[str, Any]:
-        return {"loss": self.loss, **self.extra}
+        return {"loss": self.loss, **self.extra} if self.extra else {"loss": self.loss}
 
 
 class Closure:
-    """Runs training_step, zero_grad (when first in the window) and backward; the optimizer calls it."""
+    """The closure handed to ``optimizer_step``: runs training_step, zero_grad (first in the window), backward.
+
+    One per batch; the optimizer calls it (more than once for optimizers such as LBFGS), and ``result`` keeps what
+    the last call's ``training_step`` returned.
+    """
+
+    __slots__ = ("_loop", "_step_args", "_optimizer", "_zero_grad_batch_idx", "result")
 
     def __init__(
         self,
-        step_fn: Callable[[], ClosureResult],
-        backward_fn: Callable[[Tensor], None] | None,
-        zero_grad_fn: Callable[[], None] | None,
+        loop: "AutomaticOptimization",
+        step_args: tuple[Any, ...],
+        optimizer: "LightningOptimizer",
+        zero_grad_batch_idx: int | None,
     ) -> None:
-        self._step_fn = step_fn
-        self._backward_fn = backward_fn
-        self._zero_grad_fn = zero_grad_fn
+        self._loop = loop
+        self._step_args = step_args
+        self._optimizer = optimizer
+        self._zero_grad_batch_idx = zero_grad_batch_idx  # None: this batch does not zero the gradients
         self.result: ClosureResult | None = None
 
     def __call__(self) -> Tensor | None:
-        result = self._step_fn()
-        if result.closure_loss is None:
+        loop = self._loop
+        result = loop._training_step(self._step_args)
+        loss = result.closure_loss
+        if loss is None:
             rank_zero_warn("`training_step` returned `None`; the backward pass is skipped for this batch.")
-        if self._zero_grad_fn is not None:
-            self._zero_grad_fn()
-        if self._backward_fn is not None and result.closure_loss is not None:
-            self._backward_fn(result.closure_loss)
+        if self._zero_grad_batch_idx is not None:
+            loop._zero_grad(self._zero_grad_batch_idx, self._optimizer)
+        if loss is not None and not loop._skip_backward:
+            loop._backward(loss, self._optimizer)
         self.result = result
         return result.loss
 
 
 class AutomaticOptimization:
-    """Optimizes one batch when ``automatic_optimization`` is True."""
+    """Optimizes one batch when ``automatic_optimization`` is True.
+
+    ``on_run_start`` records, once per epoch, which of the module's optimization hooks keep Lightning's default;
+    those defaults are run directly (``optimizer.zero_grad()``, ``optimizer.step(closure=...)``), which is what they
+    would do, without the dispatcher around them.
+    """
 
     def __init__(self, trainer: "Trainer") -> None:
         self.trainer = trainer
         self.optim_progress = OptimizationProgress()
         self._skip_backward = False
+        self._step_end = False
+        self._custom_optimizer_step = True
+        self._custom_zero_grad = True
 
-    def run(self, optimizer: "LightningOptimizer", batch_idx: int, step_args: tuple[Any, ...]) -> dict[str, Any]:
-        trainer = self.trainer
-        should_accumulate = trainer.fit_loop.epoch_loop.should_accumulate()
-        closure = Closure(
-            step_fn=partial(self._training_step, step_args),
-            backward_fn=None if self._skip_backward else partial(self._backward, optimizer=optimizer.optimizer),
-            zero_grad_fn=self._zero_grad_fn(batch_idx, optimizer),
-        )
-        if should_accumulate:
+    def on_run_start(self) -> None:
+        overrides = self.trainer._module_overrides
+        self._step_end = overrides("training_step_end")  # Lightning 1.x hook
+        self._custom_optimizer_step = overrides("optimizer_step")
+        self._custom_zero_grad = overrides("optimizer_zero_grad")
+
+    def run(
+        self, optimizer: "LightningOptimizer", batch_idx: int, step_args: tuple[Any, ...], accumulating: bool
+    ) -> dict[str, Any]:
+        zero_grad = not self._skip_backward and batch_idx % self.trainer.accumulate_grad_batches == 0
+        closure = Closure(self, step_args, optimizer, batch_idx if zero_grad else None)
+        if accumulating:
             closure()
         else:
             self._optimizer_step(batch_idx, optimizer, closure)
@@ -129,33 +149,33 @@ class AutomaticOptimization:
     def _training_step(self, step_args: tuple[Any, ...]) -> ClosureResult:
         trainer = self.trainer
         output = trainer.strategy.training_step(*step_args)
-        if trainer._module_overrides("training_step_end"):  # Lightning 1.x hook
+        if self._step_end:
             output = trainer._hooks.module("training_step_end", output)
         return ClosureResult.from_step_output(output, trainer.accumulate_grad_batches)
 
-    def _backward(self, loss: Tensor, optimizer: Any) -> None:
-        self.trainer.strategy.backward(loss, optimizer)
+    def _backward(self, loss: Tensor, optimizer: "LightningOptimizer") -> None:
+        self.trainer.strategy.backward(loss, optimizer.optimizer)
 
-    def _zero_grad_fn(self, batch_idx: int, optimizer: "LightningOptimizer") -> Callable[[], None] | None:
-        if self._skip_backward or batch_idx % self.trainer.accumulate_grad_batches != 0:
-            return None
-
-        def zero_grad() -> None:
-            trainer = self.trainer
-            progress = self.optim_progress.optimizer.zero_grad
-            progress.increment_ready()
-            trainer._hooks.call("on_before_zero_grad", optimizer.optimizer)
-            progress.increment_started()
+    def _zero_grad(self, batch_idx: int, optimizer: "LightningOptimizer") -> None:
+        trainer = self.trainer
+        progress = self.optim_progress.optimizer.zero_grad
+        progress.increment_ready()
+        trainer._hooks.call("on_before_zero_grad", optimizer.optimizer)
+        progress.increment_started()
+        if self._custom_zero_grad:
             trainer._hooks.module("optimizer_zero_grad", trainer.current_epoch, batch_idx, optimizer.optimizer)
-            progress.increment_completed()
-
-        return zero_grad
+        else:
+            optimizer.optimizer.zero_grad()
+        progress.increment_completed()
 
     def _optimizer_step(self, batch_idx: int, optimizer: "LightningOptimizer", closure: Closure) -> None:
         trainer = self.trainer
         step = self.optim_progress.optimizer.step
         step.increment_ready()
-        trainer._hooks.module("optimizer_step", trainer.current_epoch, batch_idx, optimizer, closure)
+        if self._custom_optimizer_step:
+            trainer._hooks.module("optimizer_step", trainer.current_epoch, batch_idx, optimizer, closure)
+        else:
+            optimizer.step(closure=closure)
         step.increment_completed()
 
 

@@ -43,6 +43,8 @@ class TrainingEpochLoop:
         # the step used for logging: optimizer steps, but also counting batches that returned None
         self.batches_that_stepped = 0
         self._takes_batch_idx = True
+        # whether the current batch only accumulates gradients (`should_accumulate`), worked out once per batch
+        self._accumulating = False
         # the step outputs handed to a Lightning 1.x `training_epoch_end(outputs)`, kept only when it exists
         self.epoch_outputs: list[Any] = []
 
@@ -66,12 +68,15 @@ class TrainingEpochLoop:
         )
 
     def _is_training_done(self) -> bool:
-        return is_max_limit_reached(self.global_step, self.max_steps) or self._num_ready_batches_reached()
+        if self.max_steps != -1 and self.global_step >= self.max_steps:
+            return True
+        return self._num_ready_batches_reached()
 
     def should_accumulate(self) -> bool:
         """True when this batch only accumulates gradients; the epoch's last batch always steps."""
-        accumulation_done = self.batch_progress.current.ready % self.trainer.accumulate_grad_batches == 0
-        return not accumulation_done and not self._num_ready_batches_reached()
+        if self.batch_progress.current.ready % self.trainer.accumulate_grad_batches == 0:
+            return False
+        return not self._num_ready_batches_reached()
 
     def done(self) -> bool:
         if self._is_training_done():
@@ -100,12 +105,15 @@ class TrainingEpochLoop:
             self.scheduler_progress.reset_on_run()
             self.automatic_optimization.optim_progress.reset_on_run()
             self.val_loop.batch_progress.total.reset()
-        elif resume == "batch_end":
-            self.on_advance_end()
-        else:
-            self.finish_batch()
         module = self.trainer.lightning_module
         self._takes_batch_idx = is_param_in_hook_signature(module.training_step, "batch_idx", min_args=2)
+        self.automatic_optimization.on_run_start()
+        if resume is not None:
+            self._accumulating = self.should_accumulate()
+            if resume == "batch_end":
+                self.on_advance_end()
+            else:
+                self.finish_batch()
         while not self.done():
             try:
                 self.advance(fetcher)
@@ -117,43 +125,47 @@ class TrainingEpochLoop:
         """Run one training batch."""
         trainer = self.trainer
         hooks = trainer._hooks
+        progress = self.batch_progress
         batch = next(fetcher)
-        batch_idx = self.batch_idx + 1
-        self.batch_progress.is_last_batch = fetcher.done
-        batch = trainer._transfer_batch(batch, 0)
-        self.batch_progress.increment_ready()
+        batch_idx = progress.current.ready  # the index of this batch: the count of the batches before it
+        progress.is_last_batch = fetcher.done
+        if trainer._needs_batch_transfer:
+            batch = trainer._transfer_batch(batch, 0)
+        progress.increment_ready()
+        self._accumulating = accumulating = self.should_accumulate()
         trainer._metrics.on_batch_start(batch)
         output: Any = None
         skip_rest_of_epoch = False
         if batch is None:
             rank_zero_warn("train_dataloader yielded None; the batch is skipped.")
         else:
-            hooks.callbacks("on_train_batch_start", batch, batch_idx)
-            response = hooks.module("on_train_batch_start", batch, batch_idx)
-            skip_rest_of_epoch = response == -1
+            # the callbacks' hook, then the module's, whose -1 ends the epoch
+            skip_rest_of_epoch = hooks.call("on_train_batch_start", batch, batch_idx) == -1
             if skip_rest_of_epoch:
-                self.batch_progress.is_last_batch = True
+                progress.is_last_batch = True
             else:
-                self.batch_progress.increment_started()
+                progress.increment_started()
                 step_args = (batch, batch_idx) if self._takes_batch_idx else (batch,)
-                if trainer.lightning_module.automatic_optimization:
-                    optimizer = trainer.strategy._lightning_optimizers[0]
-                    output = self.automatic_optimization.run(optimizer, batch_idx, step_args)
+                strategy = trainer.strategy
+                if strategy._lightning_module.automatic_optimization:
+                    optimizer = strategy._lightning_optimizers[0]
+                    output = self.automatic_optimization.run(optimizer, batch_idx, step_args, accumulating)
                 else:
                     output = self.manual_optimization.run(step_args)
-        self.batch_progress.increment_processed()
-        # non-plateau schedulers step before validation, so checkpoints saved there see the updated state
-        self.update_lr_schedulers("step", update_plateau_schedulers=False)
-        if self._num_ready_batches_reached():
-            self.update_lr_schedulers("epoch", update_plateau_schedulers=False)
+        progress.increment_processed()
+        if trainer.strategy.lr_scheduler_configs:
+            # non-plateau schedulers step before validation, so checkpoints saved there see the updated state
+            self.update_lr_schedulers("step", update_plateau_schedulers=False)
+            if self._num_ready_batches_reached():
+                self.update_lr_schedulers("epoch", update_plateau_schedulers=False)
         if skip_rest_of_epoch:
             raise StopIteration
         hooks.call("on_train_batch_end", output, batch, batch_idx)
         if output and trainer._module_overrides("training_epoch_end"):
             self.epoch_outputs.append(output)
         trainer._metrics.on_batch_end()
-        self.batch_progress.increment_completed()
-        trainer._metrics.update_train_step_metrics()
+        progress.increment_completed()
+        trainer._metrics.update_train_step_metrics(accumulating)
 
     def on_advance_end(self) -> None:
         """After a batch: validate when due, then finish the batch."""
@@ -165,7 +177,7 @@ class TrainingEpochLoop:
         trainer = self.trainer
         trainer._set_stage(RunningStage.VALIDATING)
         first_loop_iter = trainer._metrics.first_loop_iter
-        if not self.should_accumulate():
+        if not self._accumulating:
             trainer._hooks.module("on_validation_model_zero_grad")
         self.val_loop.run()
         trainer._set_stage(RunningStage.TRAINING)
@@ -174,8 +186,9 @@ class TrainingEpochLoop:
     def finish_batch(self) -> None:
         """Step the plateau schedulers of the ``step`` interval, count the step, check the time limit."""
         trainer = self.trainer
-        self.update_lr_schedulers("step", update_plateau_schedulers=True)
-        if not self.should_accumulate():
+        if trainer.strategy.lr_scheduler_configs:
+            self.update_lr_schedulers("step", update_plateau_schedulers=True)
+        if not self._accumulating:
             self.batches_that_stepped += 1
         if trainer.should_stop:
             for logger in trainer.loggers:

@@ -9,7 +9,7 @@ from torch.optim import Optimizer
 
 from shim.accelerators.accelerator import Accelerator
 from shim.core.optimizer import LightningOptimizer, LRSchedulerConfig, init_optimizers_and_schedulers
-from shim.plugins.precision.precision import Precision
+from shim.plugins.precision.precision import _NO_CONTEXT, Precision
 
 if TYPE_CHECKING:
     from shim.core.module import LightningModule
@@ -84,6 +84,8 @@ class Strategy:
         previous = module._current_fx_name
         object.__setattr__(module, "_current_fx_name", name)  # a plain attribute: skip nn.Module's checks
         try:
+            if context is _NO_CONTEXT:  # full precision: skip entering a context that does nothing
+                return getattr(module, name)(*args)
             with context:
                 return getattr(module, name)(*args)
         finally:

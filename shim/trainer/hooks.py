@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from shim.trainer.trainer import Trainer
 
 _NO_CALLBACKS: tuple[Callable[..., Any], ...] = ()
+_UNKNOWN: Any = object()  # a hook not looked up yet
 
 # LightningModule hooks whose default does nothing: skipped when the module does not override them
 _NOOP_MODULE_HOOKS = frozenset(
@@ -77,6 +78,8 @@ class HookCaller:
         self.trainer = trainer
         self._callback_fns: dict[tuple[str, bool | None], tuple[Callable[..., Any], ...]] = {}
         self._module_fns: dict[str, Callable[..., Any] | None] = {}
+        # the module the recorded hooks belong to
+        self._module: Any = None
         # hooks neither a callback nor the module overrides: `call` returns at once
         self._silent: set[str] = set()
 
@@ -84,6 +87,7 @@ class HookCaller:
         """Forget what was recorded about overrides; called when a run starts or the callbacks change."""
         self._callback_fns = {}
         self._module_fns = {}
+        self._module = None
         self._silent = set()
 
     def _module_fn(self, name: str) -> Callable[..., Any] | None:
@@ -94,6 +98,9 @@ class HookCaller:
         from shim.core.module import LightningModule
 
         module = self.trainer.lightning_module
+        if module is not self._module:  # recorded for another module (or none yet): start again
+            self._module_fns = {}
+            self._module = module
         fn = getattr(module, name, None)
         if not callable(fn) or (name in _NOOP_MODULE_HOOKS and not is_overridden(name, module, LightningModule)):
             fn = None
@@ -128,10 +135,12 @@ class HookCaller:
 
     def module(self, name: str, *args: Any, **kwargs: Any) -> Any:
         """Run the LightningModule's hook ``name`` and return what it returns."""
-        fn = self._module_fn(name)
+        fn = self._module_fns.get(name, _UNKNOWN)
+        if fn is _UNKNOWN:
+            fn = self._module_fn(name)
         if fn is None:
             return None
-        module = self.trainer.lightning_module
+        module = self._module
         previous = module._current_fx_name
         _set(module, "_current_fx_name", name)
         try:

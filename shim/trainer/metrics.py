@@ -480,11 +480,17 @@ class MetricStore:
         step = trainer._log_step_count()
         return step % trainer.log_every_n_steps == 0 or trainer.should_stop
 
-    def update_train_step_metrics(self) -> None:
+    def update_train_step_metrics(self, accumulating: bool) -> None:
+        """After a training batch: send the step metrics to the loggers when a logging step is due.
+
+        ``accumulating``: the batch only accumulated gradients (no optimizer step), so nothing is logged yet.
+        """
         trainer = self.trainer
-        if trainer.fit_loop.epoch_loop.should_accumulate() and trainer.lightning_module.automatic_optimization:
+        if not trainer.loggers:
             return
-        if trainer.loggers and (self.should_update_logs() or trainer.fast_dev_run):
+        if accumulating and trainer.lightning_module.automatic_optimization:
+            return
+        if self.should_update_logs() or trainer.fast_dev_run:
             self.flush()
             self.log_metrics(self._current()[1])
 

@@ -85,18 +85,24 @@ class Precision:
         return self.forward_context()
 
     def pre_backward(self, tensor: Tensor, module: "LightningModule") -> Tensor:
-        module.trainer._hooks.call("on_before_backward", tensor)
+        module._trainer._hooks.call("on_before_backward", tensor)  # type: ignore[union-attr]
         return tensor
 
     def backward(self, tensor: Tensor, model: "LightningModule", optimizer: Any, *args: Any, **kwargs: Any) -> None:
-        model.trainer._hooks.module("backward", tensor, *args, **kwargs)
+        trainer = model._trainer
+        assert trainer is not None
+        if trainer._module_overrides("backward"):
+            trainer._hooks.module("backward", tensor, *args, **kwargs)
+        else:  # what LightningModule.backward does, without the dispatcher around it
+            tensor.backward(*args, **kwargs)
 
     def post_backward(self, tensor: Tensor, module: "LightningModule") -> Tensor:
-        module.trainer._hooks.call("on_after_backward")
+        module._trainer._hooks.call("on_after_backward")  # type: ignore[union-attr]
         return tensor
 
     def _after_closure(self, model: "LightningModule", optimizer: Optimizer) -> None:
-        trainer = model.trainer
+        trainer = model._trainer
+        assert trainer is not None
         trainer._hooks.call("on_before_optimizer_step", optimizer)
         if trainer.track_grad_norm != -1:  # Lightning 1.x `Trainer(track_grad_norm=p)`, before clipping
             _log_grad_norm(model)
