@@ -146,9 +146,10 @@ class TrainingEpochLoop:
             else:
                 progress.increment_started()
                 step_args = (batch, batch_idx) if self._takes_batch_idx else (batch,)
-                strategy = trainer.strategy
-                if strategy._lightning_module.automatic_optimization:
-                    optimizer = strategy._lightning_optimizers[0]
+                module = trainer.strategy._lightning_module
+                assert module is not None
+                if module.automatic_optimization:
+                    optimizer = trainer.strategy._lightning_optimizers[0]
                     output = self.automatic_optimization.run(optimizer, batch_idx, step_args, accumulating)
                 else:
                     output = self.manual_optimization.run(step_args)
