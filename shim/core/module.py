@@ -417,6 +417,23 @@ class LightningModule(_DeviceDtypeMixin, HyperparametersMixin, ModelHooks, DataH
             raise MisconfigurationException(
                 f"`self.log({name!r}, ...)` was called outside of a hook run by the Trainer."
             )
+        call_key: tuple[Any, ...] | None = None
+        if isinstance(value, Tensor) and value.numel() == 1:
+            # a tensor logged with the same arguments as before from this hook: those were checked then
+            call_key = (fx, name, prog_bar, logger, on_step, on_epoch, reduce_fx, enable_graph, sync_dist,
+                        add_dataloader_idx, metric_attribute, results.dataloader_idx)  # fmt: skip
+            try:
+                item = results.by_call.get(call_key)
+            except TypeError:  # an unhashable argument: the checks below name it
+                item = call_key = None
+            if item is not None:
+                if value.ndim:
+                    value = value.squeeze()
+                if store.current_fx != fx and store.should_reset_tensors(fx):
+                    results.reset(metrics=False, fx=fx)
+                results.record(item, value if enable_graph else value.detach(), batch_size)
+                store.current_fx = fx
+                return
         on_step, on_epoch = resolve_log_levels(fx, on_step, on_epoch)
         if add_dataloader_idx and "/dataloader_idx_" in name:
             raise MisconfigurationException(
@@ -433,7 +450,7 @@ class LightningModule(_DeviceDtypeMixin, HyperparametersMixin, ModelHooks, DataH
                 value = value.squeeze()
         elif isinstance(value, numbers.Number):
             value = torch.tensor(value, device=self.device, dtype=torch.get_default_dtype())
-        if store.should_reset_tensors(fx):
+        if store.current_fx != fx and store.should_reset_tensors(fx):
             results.reset(metrics=False, fx=fx)
         if metric_attribute is None and is_metric_object:
             metric_attribute = self._find_metric_attribute(name, value)
@@ -445,13 +462,14 @@ class LightningModule(_DeviceDtypeMixin, HyperparametersMixin, ModelHooks, DataH
             logger=True if logger is None else logger,
             on_step=on_step,
             on_epoch=on_epoch,
-            reduce_fx=parse_reduce_fx(reduce_fx),
+            reduce_fx="mean" if reduce_fx == "mean" else parse_reduce_fx(reduce_fx),
             enable_graph=enable_graph,
             add_dataloader_idx=add_dataloader_idx,
             batch_size=batch_size,
             metric_attribute=metric_attribute,
             sync_dist=sync_dist and trainer.world_size > 1,
             sync=trainer.strategy.reduce_for_log,
+            call_key=call_key,
         )
         store.current_fx = fx
 

@@ -52,14 +52,16 @@ class LightningOptimizer:
 
     def step(self, closure: Callable[[], Any] | None = None, **kwargs: Any) -> Any:
         """Run the optimizer step (through precision and strategy), calling ``closure`` first if given."""
-        self._on_before_step()
+        if self._on_before_step is not _do_nothing:  # set under manual optimization, to count the steps
+            self._on_before_step()
         if closure is None:
             closure = _do_nothing
         elif not callable(closure):
             raise MisconfigurationException(f"`optimizer.step(closure=...)` needs a callable closure, got {closure!r}")
         assert self._strategy is not None, "the optimizer is not attached to a Trainer"
         output = self._strategy.optimizer_step(self._optimizer, closure, **kwargs)
-        self._on_after_step()
+        if self._on_after_step is not _do_nothing:
+            self._on_after_step()
         return output
 
     def zero_grad(self, set_to_none: bool = True) -> None:

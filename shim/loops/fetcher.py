@@ -62,10 +62,14 @@ class BatchFetcher:
         if self.done:
             raise StopIteration
         if self.length is not None:
-            batch = self._pull()
-            if batch is _NOTHING:  # the loader was shorter than its length said
+            # `_pull` written out: this runs once per batch
+            assert self._iterator is not None
+            try:
+                batch = next(self._iterator)
+            except StopIteration:  # the loader was shorter than its length said
                 self.done = True
-                raise StopIteration
+                raise
+            self.fetched += 1
             self.done = self.fetched >= self.length
             return batch
         batch = self._ahead

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from torch import Tensor
 
+from shim.core.optimizer import _do_nothing
 from shim.loops.progress import OptimizationProgress, Progress, ReadyCompletedTracker
 from shim.utilities.exceptions import MisconfigurationException
 from shim.utilities.rank_zero import rank_zero_warn
@@ -100,7 +101,7 @@ class Closure:
         if self._zero_grad_batch_idx is not None:
             loop._zero_grad(self._zero_grad_batch_idx, self._optimizer)
         if loss is not None and not loop._skip_backward:
-            loop._backward(loss, self._optimizer)
+            loop.trainer.strategy.backward(loss, self._optimizer._optimizer)
         self.result = result
         return result.loss
 
@@ -135,7 +136,14 @@ class AutomaticOptimization:
         if accumulating:
             closure()
         else:
-            self._optimizer_step(batch_idx, optimizer, closure)
+            step = self.optim_progress.optimizer.step
+            step.increment_ready()
+            if self._custom_optimizer_step:
+                trainer = self.trainer
+                trainer._hooks.module("optimizer_step", trainer.current_epoch, batch_idx, optimizer, closure)
+            else:  # what LightningModule.optimizer_step does
+                optimizer.step(closure=closure)
+            step.increment_completed()
         result = closure.result
         if result is None:
             raise MisconfigurationException(
@@ -153,30 +161,18 @@ class AutomaticOptimization:
             output = trainer._hooks.module("training_step_end", output)
         return ClosureResult.from_step_output(output, trainer.accumulate_grad_batches)
 
-    def _backward(self, loss: Tensor, optimizer: "LightningOptimizer") -> None:
-        self.trainer.strategy.backward(loss, optimizer.optimizer)
-
     def _zero_grad(self, batch_idx: int, optimizer: "LightningOptimizer") -> None:
         trainer = self.trainer
         progress = self.optim_progress.optimizer.zero_grad
         progress.increment_ready()
-        trainer._hooks.call("on_before_zero_grad", optimizer.optimizer)
+        torch_optimizer = optimizer._optimizer
+        trainer._hooks.call("on_before_zero_grad", torch_optimizer)
         progress.increment_started()
         if self._custom_zero_grad:
-            trainer._hooks.module("optimizer_zero_grad", trainer.current_epoch, batch_idx, optimizer.optimizer)
+            trainer._hooks.module("optimizer_zero_grad", trainer.current_epoch, batch_idx, torch_optimizer)
         else:
-            optimizer.optimizer.zero_grad()
+            torch_optimizer.zero_grad()
         progress.increment_completed()
-
-    def _optimizer_step(self, batch_idx: int, optimizer: "LightningOptimizer", closure: Closure) -> None:
-        trainer = self.trainer
-        step = self.optim_progress.optimizer.step
-        step.increment_ready()
-        if self._custom_optimizer_step:
-            trainer._hooks.module("optimizer_step", trainer.current_epoch, batch_idx, optimizer, closure)
-        else:
-            optimizer.step(closure=closure)
-        step.increment_completed()
 
 
 class ManualOptimization:
@@ -204,7 +200,7 @@ class ManualOptimization:
                 output = trainer._hooks.module("training_step_end", output)
         finally:
             for opt in optimizers:
-                opt._on_before_step = opt._on_after_step = _noop
+                opt._on_before_step = opt._on_after_step = _do_nothing
         if isinstance(output, Mapping):
             return {k: _detach(v) for k, v in output.items() if k != "hiddens"}
         if isinstance(output, Tensor):
@@ -221,7 +217,3 @@ class ManualOptimization:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.optim_step_progress.load_state_dict(state["optim_step_progress"])
-
-
-def _noop() -> None:
-    return None

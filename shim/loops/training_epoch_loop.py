@@ -47,6 +47,7 @@ class TrainingEpochLoop:
         self._accumulating = False
         # the step outputs handed to a Lightning 1.x `training_epoch_end(outputs)`, kept only when it exists
         self.epoch_outputs: list[Any] = []
+        self._keep_outputs = False
 
     @property
     def total_batch_idx(self) -> int:
@@ -67,11 +68,6 @@ class TrainingEpochLoop:
             self.batch_progress.current.ready == self.trainer.num_training_batches or self.batch_progress.is_last_batch
         )
 
-    def _is_training_done(self) -> bool:
-        if self.max_steps != -1 and self.global_step >= self.max_steps:
-            return True
-        return self._num_ready_batches_reached()
-
     def should_accumulate(self) -> bool:
         """True when this batch only accumulates gradients; the epoch's last batch always steps."""
         if self.batch_progress.current.ready % self.trainer.accumulate_grad_batches == 0:
@@ -79,7 +75,9 @@ class TrainingEpochLoop:
         return not self._num_ready_batches_reached()
 
     def done(self) -> bool:
-        if self._is_training_done():
+        if self.max_steps != -1 and self.global_step >= self.max_steps:
+            return True
+        if self._num_ready_batches_reached():
             return True
         trainer = self.trainer
         if trainer.should_stop:
@@ -108,6 +106,7 @@ class TrainingEpochLoop:
         module = self.trainer.lightning_module
         self._takes_batch_idx = is_param_in_hook_signature(module.training_step, "batch_idx", min_args=2)
         self.automatic_optimization.on_run_start()
+        self._keep_outputs = self.trainer._module_overrides("training_epoch_end")
         if resume is not None:
             self._accumulating = self.should_accumulate()
             if resume == "batch_end":
@@ -162,7 +161,7 @@ class TrainingEpochLoop:
         if skip_rest_of_epoch:
             raise StopIteration
         hooks.call("on_train_batch_end", output, batch, batch_idx)
-        if output and trainer._module_overrides("training_epoch_end"):
+        if output and self._keep_outputs:
             self.epoch_outputs.append(output)
         trainer._metrics.on_batch_end()
         progress.increment_completed()

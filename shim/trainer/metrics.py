@@ -92,9 +92,22 @@ _REDUCTIONS: dict[Any, str] = {
 
 DATALOADER_SUFFIX = "/dataloader_idx_{}"
 
+# logged tensors of these dtypes are kept as they are; others are cast to the default dtype
+_KEPT_DTYPES = (torch.float32, torch.float64)
+
+# (hook, on_step, on_epoch) as given to `self.log` -> the resolved (on_step, on_epoch), for combinations seen before
+_RESOLVED_LEVELS: dict[tuple[str, bool | None, bool | None], tuple[bool, bool]] = {}
+
 
 def resolve_log_levels(fx: str, on_step: bool | None, on_epoch: bool | None) -> tuple[bool, bool]:
     """Apply the per-hook defaults for ``on_step``/``on_epoch`` and reject combinations the hook does not allow."""
+    key = (fx, on_step, on_epoch)
+    try:
+        resolved = _RESOLVED_LEVELS.get(key)
+    except TypeError:  # an unhashable value: the checks below reject it
+        resolved = None
+    if resolved is not None:
+        return resolved
     if fx not in LOG_OPTIONS:
         raise MisconfigurationException(f"You can't `self.log()` inside `{fx}`.")
     allowed_step, allowed_epoch, default_step, default_epoch = LOG_OPTIONS[fx]
@@ -108,11 +121,14 @@ def resolve_log_levels(fx: str, on_step: bool | None, on_epoch: bool | None) -> 
         raise MisconfigurationException(
             f"You can't `self.log(on_epoch={on_epoch})` in `{fx}`: `on_epoch` must be one of {list(allowed_epoch)}."
         )
-    return on_step, on_epoch
+    _RESOLVED_LEVELS[key] = resolved = (on_step, on_epoch)
+    return resolved
 
 
 def parse_reduce_fx(reduce_fx: str | Callable) -> str:
     """Map ``reduce_fx`` to one of "mean", "sum", "max", "min"."""
+    if reduce_fx == "mean":  # the default, so the common case
+        return "mean"
     key = reduce_fx.lower() if isinstance(reduce_fx, str) else reduce_fx
     try:
         return _REDUCTIONS[key]
@@ -193,11 +209,12 @@ class LoggedValue:
             self.value = value
             self.step_value = getattr(value, "_forward_cache", None)
             return
-        if not torch.is_floating_point(value) or value.dtype not in (torch.float32, torch.float64):
+        if value.dtype not in _KEPT_DTYPES:
             value = value.to(torch.get_default_dtype())
-        if self.meta.on_step:
-            self.step_value = self._sync(value)
-            if not self.meta.on_epoch:
+        meta = self.meta
+        if meta.on_step:
+            self.step_value = value if self.sync is None or not meta.sync_dist else self._sync(value)
+            if not meta.on_epoch:
                 return
         if self.value is None:
             self.value = self._initial(value.device, value.dtype)
@@ -269,6 +286,9 @@ class ResultCollection(dict[str, LoggedValue]):
         self.batch: Any = None
         self.batch_size: int | None = None
         self.dataloader_idx: int | None = None
+        # the arguments of a `self.log` call seen before (and the dataloader index) -> the value they log to; a
+        # repeated call with the same arguments needs none of the checks again
+        self.by_call: dict[tuple[Any, ...], LoggedValue] = {}
 
     def log(
         self,
@@ -287,6 +307,7 @@ class ResultCollection(dict[str, LoggedValue]):
         metric_attribute: str | None,
         sync_dist: bool,
         sync: Callable[[Tensor, str], Tensor] | None,
+        call_key: tuple[Any, ...] | None = None,
     ) -> None:
         if not on_step and not on_epoch:
             raise MisconfigurationException(f"`self.log({name!r}, on_step=False, on_epoch=False)` logs nothing.")
@@ -310,8 +331,14 @@ class ResultCollection(dict[str, LoggedValue]):
             raise MisconfigurationException(
                 f"You called `self.log({name!r}, ...)` twice in `{fx}` with different arguments; keep them the same."
             )
+        if call_key is not None and is_tensor and item.is_tensor:
+            self.by_call[call_key] = item
+        self.record(item, value, batch_size)
+
+    def record(self, item: LoggedValue, value: Any, batch_size: int | None) -> None:
+        """Record a step's ``value`` (detached unless the graph is wanted) in ``item``."""
         if batch_size is None:
-            batch_size = self._batch_size(item.meta, is_tensor)
+            batch_size = self.batch_size if self.batch_size is not None else self._batch_size(item.meta, item.is_tensor)
         item.update(value, batch_size)
         item.has_reset = False
 

@@ -106,7 +106,7 @@ class Precision:
         trainer._hooks.call("on_before_optimizer_step", optimizer)
         if trainer.track_grad_norm != -1:  # Lightning 1.x `Trainer(track_grad_norm=p)`, before clipping
             _log_grad_norm(model)
-        if model.automatic_optimization and (trainer.gradient_clip_val or trainer._clipping_overridden):
+        if (trainer.gradient_clip_val or trainer._clipping_overridden) and model.automatic_optimization:
             trainer._hooks.module(
                 "configure_gradient_clipping",
                 optimizer,
