@@ -39,8 +39,9 @@ class ClosureResult:
 
     def __init__(self, closure_loss: Tensor | None, extra: dict[str, Any] | None = None) -> None:
         self.closure_loss = closure_loss
-        # a detached copy for the outputs given to hooks, so later in-place changes cannot reach them
-        self.loss = closure_loss.detach().clone() if closure_loss is not None else None
+        # detached for the outputs given to hooks. Lightning also copies it, a guard from when AMP scaled the loss
+        # in place; nothing changes it in place now, and a hand-written loop would not pay for the copy either
+        self.loss = closure_loss.detach() if closure_loss is not None else None
         self.extra = extra if extra is not None else {}
 
     @classmethod
@@ -65,9 +66,6 @@ class ClosureResult:
             # not in place: the user may hold on to the tensor they returned (x / 1 would be x: skipped)
             closure_loss = closure_loss / normalize
         return cls(closure_loss, extra)
-
-    def asdict(self) -> dict[str, Any]:
-        return {"loss": self.loss, **self.extra} if self.extra else {"loss": self.loss}
 
 
 class Closure:
@@ -94,14 +92,18 @@ class Closure:
 
     def __call__(self) -> Tensor | None:
         loop = self._loop
-        result = loop._training_step(self._step_args)
+        trainer = loop.trainer
+        output = trainer.strategy.training_step(*self._step_args)
+        if loop._step_end:  # Lightning 1.x hook
+            output = trainer._hooks.module("training_step_end", output)
+        result = ClosureResult.from_step_output(output, trainer.accumulate_grad_batches)
         loss = result.closure_loss
         if loss is None:
             rank_zero_warn("`training_step` returned `None`; the backward pass is skipped for this batch.")
         if self._zero_grad_batch_idx is not None:
             loop._zero_grad(self._zero_grad_batch_idx, self._optimizer)
         if loss is not None and not loop._skip_backward:
-            loop.trainer.strategy.backward(loss, self._optimizer._optimizer)
+            trainer.strategy.backward(loss, self._optimizer._optimizer)
         self.result = result
         return result.loss
 
@@ -136,14 +138,17 @@ class AutomaticOptimization:
         if accumulating:
             closure()
         else:
+            # counters incremented in place, as in the epoch loop: once per batch, cheaper than method calls
             step = self.optim_progress.optimizer.step
-            step.increment_ready()
+            step.total.ready += 1
+            step.current.ready += 1
             if self._custom_optimizer_step:
                 trainer = self.trainer
                 trainer._hooks.module("optimizer_step", trainer.current_epoch, batch_idx, optimizer, closure)
             else:  # what LightningModule.optimizer_step does
                 optimizer.step(closure=closure)
-            step.increment_completed()
+            step.total.completed += 1
+            step.current.completed += 1
         result = closure.result
         if result is None:
             raise MisconfigurationException(
@@ -152,27 +157,24 @@ class AutomaticOptimization:
             )
         if result.loss is None:
             return {}
-        return result.asdict()
-
-    def _training_step(self, step_args: tuple[Any, ...]) -> ClosureResult:
-        trainer = self.trainer
-        output = trainer.strategy.training_step(*step_args)
-        if self._step_end:
-            output = trainer._hooks.module("training_step_end", output)
-        return ClosureResult.from_step_output(output, trainer.accumulate_grad_batches)
+        return {"loss": result.loss, **result.extra} if result.extra else {"loss": result.loss}
 
     def _zero_grad(self, batch_idx: int, optimizer: "LightningOptimizer") -> None:
         trainer = self.trainer
         progress = self.optim_progress.optimizer.zero_grad
-        progress.increment_ready()
+        total, current = progress.total, progress.current
+        total.ready += 1
+        current.ready += 1
         torch_optimizer = optimizer._optimizer
         trainer._hooks.call("on_before_zero_grad", torch_optimizer)
-        progress.increment_started()
+        total.started += 1
+        current.started += 1
         if self._custom_zero_grad:
             trainer._hooks.module("optimizer_zero_grad", trainer.current_epoch, batch_idx, torch_optimizer)
         else:
             torch_optimizer.zero_grad()
-        progress.increment_completed()
+        total.completed += 1
+        current.completed += 1
 
 
 class ManualOptimization:

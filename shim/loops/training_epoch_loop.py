@@ -64,9 +64,8 @@ class TrainingEpochLoop:
         return self.automatic_optimization.optim_progress.optimizer_steps
 
     def _num_ready_batches_reached(self) -> bool:
-        return (
-            self.batch_progress.current.ready == self.trainer.num_training_batches or self.batch_progress.is_last_batch
-        )
+        progress = self.batch_progress
+        return progress.current.ready == self.trainer.fit_loop.max_batches or progress.is_last_batch
 
     def should_accumulate(self) -> bool:
         """True when this batch only accumulates gradients; the epoch's last batch always steps."""
@@ -124,13 +123,17 @@ class TrainingEpochLoop:
         """Run one training batch."""
         trainer = self.trainer
         hooks = trainer._hooks
+        # the batch counters are incremented in place (`total` and `current` of `batch_progress`): this runs for
+        # every batch, and a method call per counter would cost more than the counting
         progress = self.batch_progress
+        total, current = progress.total, progress.current
         batch = next(fetcher)
-        batch_idx = progress.current.ready  # the index of this batch: the count of the batches before it
+        batch_idx = current.ready  # the index of this batch: the count of the batches before it
         progress.is_last_batch = fetcher.done
         if trainer._needs_batch_transfer:
             batch = trainer._transfer_batch(batch, 0)
-        progress.increment_ready()
+        total.ready += 1
+        current.ready += 1
         self._accumulating = accumulating = self.should_accumulate()
         trainer._metrics.on_batch_start(batch)
         output: Any = None
@@ -143,7 +146,8 @@ class TrainingEpochLoop:
             if skip_rest_of_epoch:
                 progress.is_last_batch = True
             else:
-                progress.increment_started()
+                total.started += 1
+                current.started += 1
                 step_args = (batch, batch_idx) if self._takes_batch_idx else (batch,)
                 module = trainer.strategy._lightning_module
                 assert module is not None
@@ -152,7 +156,8 @@ class TrainingEpochLoop:
                     output = self.automatic_optimization.run(optimizer, batch_idx, step_args, accumulating)
                 else:
                     output = self.manual_optimization.run(step_args)
-        progress.increment_processed()
+        total.processed += 1
+        current.processed += 1
         if trainer.strategy.lr_scheduler_configs:
             # non-plateau schedulers step before validation, so checkpoints saved there see the updated state
             self.update_lr_schedulers("step", update_plateau_schedulers=False)
@@ -164,7 +169,8 @@ class TrainingEpochLoop:
         if output and self._keep_outputs:
             self.epoch_outputs.append(output)
         trainer._metrics.on_batch_end()
-        progress.increment_completed()
+        total.completed += 1
+        current.completed += 1
         trainer._metrics.update_train_step_metrics(accumulating)
 
     def on_advance_end(self) -> None:
