@@ -81,6 +81,39 @@ def test_log_twice_with_different_arguments() -> None:
         _trainer().fit(_model_logging_in("training_step", log))
 
 
+def test_log_tensor_with_changed_arguments_in_a_later_batch() -> None:
+    # a repeated call takes a remembered path; a call whose arguments changed must still be caught
+    class Model(BoringModel):
+        def training_step(self, batch: Any, batch_idx: int) -> Any:
+            self.log("x", torch.tensor(1.0), prog_bar=batch_idx > 0)
+            return super().training_step(batch, batch_idx)
+
+    with pytest.raises(MisconfigurationException, match="twice"):
+        _trainer().fit(Model())
+
+
+def test_log_tensor_with_unhashable_argument_names_it() -> None:
+    log = _model_logging_in("training_step", lambda m: m.log("x", torch.tensor(1.0), on_step=[True]))  # type: ignore
+    with pytest.raises(MisconfigurationException, match="on_step"):
+        _trainer().fit(log)
+
+
+@pytest.mark.parametrize("as_tensor", [False, True])
+def test_repeated_log_calls_keep_step_and_epoch_values(as_tensor: bool) -> None:
+    class Model(BoringModel):
+        def training_step(self, batch: Any, batch_idx: int) -> Any:
+            value = torch.tensor(float(batch_idx)) if as_tensor else float(batch_idx)
+            self.log("step_value", value)
+            self.log("epoch_value", value, on_step=False, on_epoch=True)
+            return super().training_step(batch, batch_idx)
+
+    trainer = _trainer(limit_train_batches=1.0, limit_val_batches=0)
+    # batch sizes 4, 4, 2: the epoch value is (0*4 + 1*4 + 2*2) / 10; the step value is the last batch's
+    trainer.fit(Model(), DataLoader(RandomDataset(32, 10), batch_size=4))
+    assert trainer.callback_metrics["epoch_value"].item() == pytest.approx(0.8)
+    assert trainer.callback_metrics["step_value"].item() == 2.0
+
+
 def test_log_without_trainer_warns_and_does_nothing() -> None:
     with pytest.warns(UserWarning, match="not attached to a Trainer"):
         BoringModel().log("x", 1.0)
