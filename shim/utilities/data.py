@@ -31,6 +31,19 @@ def extract_batch_size(batch: Any) -> int:
     Raises:
         RuntimeError: If the batch holds no tensor.
     """
+    if isinstance(batch, (list, tuple)) and batch:
+        # the common batch, a few tensors of one first dimension, without walking it generator by generator
+        size = None
+        for item in batch:
+            if not isinstance(item, torch.Tensor):
+                break
+            item_size = 1 if item.ndim == 0 else item.size(0)
+            if size is None:
+                size = item_size
+            elif item_size != size:
+                break
+        else:
+            return size  # type: ignore[return-value]
     sizes = iter(_tensor_sizes(batch))
     size = next(sizes, None)
     if size is None:

@@ -1,8 +1,9 @@
-"""Costs that must not creep back: heavy imports at `import shim`, and host syncs on the training hot path."""
+"""Costs that must not creep back: heavy imports, host syncs and Python calls on the training hot path."""
 
 import json
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -72,3 +73,39 @@ def test_training_steps_do_not_read_tensors_back(steps: int, monkeypatch: pytest
     # no logger and no progress bar: nothing needs a Python number, whatever the number of steps
     assert counter.calls == by_hand
     assert trainer.callback_metrics["loss_epoch_mean"].numel() == 1
+
+
+class _CountShimCalls:
+    """Counts the Python function calls made into shim's own code while it is active."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self._root = str(Path(shim.__file__).parent)
+
+    def __call__(self, frame: Any, event: str, arg: Any) -> None:
+        if event == "call" and frame.f_code.co_filename.startswith(self._root):
+            self.calls += 1
+
+    def fit(self, steps: int) -> int:
+        """Calls into shim during a bare fit of ``steps`` training steps (nothing optional switched on)."""
+        data = DataLoader(TensorDataset(torch.randn(steps * 2, 4), torch.randn(steps * 2, 1)), batch_size=2)
+        trainer = shim.Trainer(
+            max_epochs=1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+            enable_model_summary=False, limit_val_batches=0, num_sanity_val_steps=0,
+        )  # fmt: skip
+        self.calls = 0
+        sys.setprofile(self)
+        try:
+            trainer.fit(_Logging(), data)
+        finally:
+            sys.setprofile(None)
+        return self.calls
+
+
+def test_training_step_makes_few_calls_into_shim() -> None:
+    # the difference of two run lengths cancels setup and teardown: what is left is the cost of one step. A hand
+    # loop makes none. Today's count is 48 (two `self.log` calls, one an epoch mean that reads the batch size);
+    # the bound leaves a little room, and fails when a change puts a layer of calls back on the per-step path
+    counter = _CountShimCalls()
+    per_step = (counter.fit(60) - counter.fit(20)) / 40
+    assert per_step <= 52, f"{per_step:.1f} Python calls into shim per training step"
