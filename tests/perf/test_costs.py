@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -109,3 +110,43 @@ def test_training_step_makes_few_calls_into_shim() -> None:
     counter = _CountShimCalls()
     per_step = (counter.fit(60) - counter.fit(20)) / 40
     assert per_step <= 52, f"{per_step:.1f} Python calls into shim per training step"
+
+
+def _cuda_syncs(run: Any) -> int:
+    """Synchronizing CUDA calls made by ``run()``, as counted by torch's sync debug mode."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        torch.cuda.set_sync_debug_mode("warn")
+        try:
+            run()
+        finally:
+            torch.cuda.set_sync_debug_mode("default")
+    return sum("synchronizing" in str(w.message) for w in caught)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_training_steps_sync_no_more_than_a_hand_loop() -> None:
+    def loader(steps: int) -> DataLoader:
+        return DataLoader(TensorDataset(torch.randn(steps * 2, 4), torch.randn(steps * 2, 1)), batch_size=2)
+
+    def by_hand(steps: int) -> None:
+        model = _Logging().cuda()
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+        for x, y in loader(steps):
+            x, y = x.cuda(), y.cuda()
+            loss = torch.nn.functional.mse_loss(model.layer(x), y)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+
+    def with_shim(steps: int) -> None:
+        trainer = shim.Trainer(
+            accelerator="gpu", devices=1, max_epochs=1, logger=False, enable_checkpointing=False,
+            enable_progress_bar=False, enable_model_summary=False,
+        )  # fmt: skip
+        trainer.fit(_Logging(), loader(steps))
+
+    # per step: the difference of two run lengths cancels what setting up and tearing down a run synchronizes
+    hand = _cuda_syncs(lambda: by_hand(30)) - _cuda_syncs(lambda: by_hand(10))
+    ours = _cuda_syncs(lambda: with_shim(30)) - _cuda_syncs(lambda: with_shim(10))
+    assert ours <= hand, f"shim synchronized {ours} times in 20 steps, a hand-written loop {hand} times"
