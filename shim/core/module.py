@@ -12,7 +12,7 @@ from torch.optim import Optimizer
 from shim.core.hooks import CheckpointHooks, DataHooks, ModelHooks
 from shim.core.mixins.hparams_mixin import HyperparametersMixin
 from shim.core.optimizer import LightningOptimizer
-from shim.trainer.metrics import parse_reduce_fx, resolve_log_levels
+from shim.trainer.metrics import LoggedValue, parse_reduce_fx, resolve_log_levels
 from shim.utilities.exceptions import MisconfigurationException
 from shim.utilities.rank_zero import rank_zero_warn
 
@@ -417,60 +417,58 @@ class LightningModule(_DeviceDtypeMixin, HyperparametersMixin, ModelHooks, DataH
             raise MisconfigurationException(
                 f"`self.log({name!r}, ...)` was called outside of a hook run by the Trainer."
             )
+        # a tensor logged from this hook with the arguments of a call seen before: those arguments were checked then
+        item: LoggedValue | None = None
         call_key: tuple[Any, ...] | None = None
         if isinstance(value, Tensor) and value.numel() == 1:
-            # a tensor logged with the same arguments as before from this hook: those were checked then
             call_key = (fx, name, prog_bar, logger, on_step, on_epoch, reduce_fx, enable_graph, sync_dist,
                         add_dataloader_idx, metric_attribute, results.dataloader_idx)  # fmt: skip
             try:
                 item = results.by_call.get(call_key)
             except TypeError:  # an unhashable argument: the checks below name it
-                item = call_key = None
-            if item is not None:
-                if value.ndim:
-                    value = value.squeeze()
-                if store.current_fx != fx and store.should_reset_tensors(fx):
-                    results.reset(metrics=False, fx=fx)
-                results.record(item, value if enable_graph else value.detach(), batch_size)
-                store.current_fx = fx
-                return
-        on_step, on_epoch = resolve_log_levels(fx, on_step, on_epoch)
-        if add_dataloader_idx and "/dataloader_idx_" in name:
-            raise MisconfigurationException(
-                f"`self.log({name!r}, ...)`: the name must not contain '/dataloader_idx_' when"
-                " `add_dataloader_idx=True`; the suffix is added for you."
-            )
-        if isinstance(value, Tensor):
-            if value.numel() != 1:
+                call_key = None
+        resolved_step = resolved_epoch = False  # the levels after the hook's defaults: needed for a new item only
+        if item is None:
+            resolved_step, resolved_epoch = resolve_log_levels(fx, on_step, on_epoch)
+            if add_dataloader_idx and "/dataloader_idx_" in name:
+                raise MisconfigurationException(
+                    f"`self.log({name!r}, ...)`: the name must not contain '/dataloader_idx_' when"
+                    " `add_dataloader_idx=True`; the suffix is added for you."
+                )
+            if isinstance(value, Tensor) and value.numel() != 1:
                 raise ValueError(
                     f"`self.log({name!r}, value)`: the tensor must have one element, got shape {tuple(value.shape)};"
                     " log a reduction such as `value.mean()`."
                 )
+        if isinstance(value, Tensor):
             if value.ndim:
                 value = value.squeeze()
         elif isinstance(value, numbers.Number):
             value = torch.tensor(value, device=self.device, dtype=torch.get_default_dtype())
-        if store.current_fx != fx and store.should_reset_tensors(fx):
+        if store.should_reset_tensors(fx):
             results.reset(metrics=False, fx=fx)
-        if metric_attribute is None and is_metric_object:
-            metric_attribute = self._find_metric_attribute(name, value)
-        results.log(
-            fx,
-            name,
-            value,
-            prog_bar=prog_bar,
-            logger=True if logger is None else logger,
-            on_step=on_step,
-            on_epoch=on_epoch,
-            reduce_fx="mean" if reduce_fx == "mean" else parse_reduce_fx(reduce_fx),
-            enable_graph=enable_graph,
-            add_dataloader_idx=add_dataloader_idx,
-            batch_size=batch_size,
-            metric_attribute=metric_attribute,
-            sync_dist=sync_dist and trainer.world_size > 1,
-            sync=trainer.strategy.reduce_for_log,
-            call_key=call_key,
-        )
+        if item is not None:
+            results.record(item, value if enable_graph else value.detach(), batch_size)
+        else:
+            if metric_attribute is None and is_metric_object:
+                metric_attribute = self._find_metric_attribute(name, value)
+            results.log(
+                fx,
+                name,
+                value,
+                prog_bar=prog_bar,
+                logger=True if logger is None else logger,
+                on_step=resolved_step,
+                on_epoch=resolved_epoch,
+                reduce_fx=parse_reduce_fx(reduce_fx),
+                enable_graph=enable_graph,
+                add_dataloader_idx=add_dataloader_idx,
+                batch_size=batch_size,
+                metric_attribute=metric_attribute,
+                sync_dist=sync_dist and trainer.world_size > 1,
+                sync=trainer.strategy.reduce_for_log,
+                call_key=call_key,
+            )
         store.current_fx = fx
 
     def _find_metric_attribute(self, name: str, value: Any) -> str:

@@ -337,13 +337,8 @@ class ResultCollection(dict[str, LoggedValue]):
 
     def record(self, item: LoggedValue, value: Any, batch_size: int | None) -> None:
         """Record a step's ``value`` (detached unless the graph is wanted) in ``item``."""
-        if batch_size is None:
-            if not item.meta.on_epoch:
-                batch_size = 1  # only the epoch's weighted mean reads it
-            elif self.batch_size is not None:
-                batch_size = self.batch_size
-            else:
-                batch_size = self._batch_size(item.meta, item.is_tensor)
+        if batch_size is None:  # only the epoch's weighted mean reads it
+            batch_size = self._batch_size(item.meta, item.is_tensor) if item.meta.on_epoch else 1
         item.update(value, batch_size)
         item.has_reset = False
 
