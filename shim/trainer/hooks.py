@@ -91,10 +91,11 @@ class HookCaller:
         self._silent = set()
 
     def _module_fn(self, name: str) -> Callable[..., Any] | None:
-        try:
-            return self._module_fns[name]
-        except KeyError:
-            pass
+        fn = self._module_fns.get(name, _UNKNOWN)
+        return self._record_module_fn(name) if fn is _UNKNOWN else fn
+
+    def _record_module_fn(self, name: str) -> Callable[..., Any] | None:
+        """Look up the module's hook ``name`` (None when the module does not override a no-op hook) and keep it."""
         from shim.core.module import LightningModule
 
         module = self.trainer.lightning_module
@@ -135,9 +136,9 @@ class HookCaller:
 
     def module(self, name: str, *args: Any, **kwargs: Any) -> Any:
         """Run the LightningModule's hook ``name`` and return what it returns."""
-        fn = self._module_fns.get(name, _UNKNOWN)
+        fn = self._module_fns.get(name, _UNKNOWN)  # `_module_fn` written out: this runs several times per step
         if fn is _UNKNOWN:
-            fn = self._module_fn(name)
+            fn = self._record_module_fn(name)
         if fn is None:
             return None
         module = self._module
