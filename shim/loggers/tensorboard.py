@@ -20,6 +20,53 @@ if TYPE_CHECKING:
 __all__ = ["TensorBoardLogger"]
 
 
+class _SyncRecordWriter:
+    """Stands in for TensorBoard's queue-and-thread event writer: writes each record on the calling thread.
+
+    The queued writer hands every event to a worker thread, and the hand-over costs more than writing the few
+    bytes of a scalar event; the logger flushes at every logging step anyway. The records, and so the files,
+    are the same; what is not flushed yet is flushed by the logger's next ``save()`` or by ``close()``.
+    """
+
+    def __init__(self, record_writer: Any) -> None:
+        self._record_writer = record_writer
+        self._closed = False
+
+    def write(self, data: bytes) -> None:
+        if self._closed:
+            raise OSError("The TensorBoard event file is closed.")
+        self._record_writer.write(data)
+
+    def flush(self) -> None:
+        if self._closed:
+            raise OSError("The TensorBoard event file is closed.")
+        self._record_writer.flush()
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._record_writer.flush()
+            self._record_writer.close()
+
+
+def _write_on_calling_thread(writer: "SummaryWriter") -> bool:
+    """Replace the queued event writer of ``writer``'s event file by a ``_SyncRecordWriter``; True when done.
+
+    This reaches into TensorBoard's writer classes; when they are not laid out as expected (another TensorBoard
+    version), the queued writer stays, which is slower but writes the same file.
+    """
+    event_writer: Any = getattr(writer._get_file_writer(), "event_writer", None)
+    queued: Any = getattr(event_writer, "_async_writer", None)
+    record_writer: Any = getattr(queued, "_writer", None)
+    worker: Any = getattr(queued, "_worker", None)
+    if record_writer is None or not callable(getattr(worker, "stop", None)) or not hasattr(queued, "flush"):
+        return False
+    queued.flush()  # the file-version event written when the file was opened
+    worker.stop()
+    event_writer._async_writer = _SyncRecordWriter(record_writer)
+    return True
+
+
 class TensorBoardLogger(VersionedFolder, Logger):
     r"""Write TensorBoard event files to ``save_dir/name/version[/sub_dir]``; Lightning's default logger.
 
@@ -99,6 +146,7 @@ class TensorBoardLogger(VersionedFolder, Logger):
         log_dir = self.log_dir
         make_log_dir(log_dir)  # the writer would create it too, but with a less helpful error
         self._experiment = SummaryWriter(log_dir=log_dir, **self._kwargs)
+        _write_on_calling_thread(self._experiment)
         return self._experiment
 
     @override

@@ -166,6 +166,53 @@ def test_save_and_finalize(tmp_path: Path) -> None:
     assert Path(empty.log_dir, "hparams.yaml").read_text() == "{}\n"
 
 
+def test_events_are_written_on_the_calling_thread(tmp_path: Path) -> None:
+    """The event file is written without TensorBoard's worker thread: each scalar is in the file when logged."""
+    import threading
+
+    from tensorboard.summary.writer.event_file_writer import _AsyncWriterThread  # type: ignore[import-untyped]
+
+    before = {t for t in threading.enumerate() if isinstance(t, _AsyncWriterThread)}
+    logger = TensorBoardLogger(tmp_path)
+    logger.log_metrics({"loss": 0.25}, step=3)
+    assert {t for t in threading.enumerate() if isinstance(t, _AsyncWriterThread)} == before
+    (path,) = _event_files(Path(logger.log_dir)).values()
+    assert _events(path) == [(3, "loss", 0.25)]  # no flush or save yet
+    logger.log_metrics({"loss": torch.tensor(0.5)}, step=4)
+    logger.experiment.add_text("note", "text", 4)  # the user's own writes take the same path, in order
+    writer = logger.experiment._get_file_writer().event_writer._async_writer
+    logger.finalize("success")
+    assert [(step, tag) for step, tag, _ in _events(path)] == [(3, "loss"), (4, "loss"), (4, "note/text_summary")]
+    with pytest.raises(OSError, match="closed"):
+        writer.write(b"late")
+
+
+def test_unexpected_writer_layout_keeps_the_queued_writer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With writer classes laid out differently (another TensorBoard) the queued writer stays; the file is the same."""
+    from tensorboard.summary.writer.event_file_writer import EventFileWriter  # type: ignore[import-untyped]
+
+    class OtherLayout(EventFileWriter):  # type: ignore[misc]
+        def __setattr__(self, name: str, value: Any) -> None:  # the queued writer is kept under another name
+            super().__setattr__("queued" if name == "_async_writer" else name, value)
+
+        def add_event(self, event: Any) -> None:
+            self.queued.write(event.SerializeToString())
+
+        def flush(self) -> None:
+            self.queued.flush()
+
+        def close(self) -> None:
+            self.queued.close()
+
+    monkeypatch.setattr("torch.utils.tensorboard.writer.EventFileWriter", OtherLayout)
+    logger = TensorBoardLogger(tmp_path)
+    logger.log_metrics({"loss": 0.25}, step=3)
+    assert isinstance(logger.experiment._get_file_writer().event_writer, OtherLayout)
+    logger.finalize("success")
+    (path,) = _event_files(Path(logger.log_dir)).values()
+    assert _events(path) == [(3, "loss", 0.25)]
+
+
 @pytest.mark.filterwarnings("ignore:`torch.jit.trace:DeprecationWarning")
 def test_log_graph(tmp_path: Path) -> None:
     model = torch.nn.Linear(3, 2)
