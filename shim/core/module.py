@@ -387,15 +387,16 @@ class LightningModule(_DeviceDtypeMixin, HyperparametersMixin, ModelHooks, DataH
             MisconfigurationException: If the hook does not allow logging or the options are not allowed there.
         """
         is_metric_object = False
-        if not isinstance(value, Tensor):  # the common case first: the checks below are slower
+        is_tensor = isinstance(value, Tensor)
+        if not is_tensor:  # the common case first: the checks below are slower
             if isinstance(value, Mapping):
                 raise ValueError(f"`self.log({name!r}, {value!r})`: dict values cannot be logged; use `self.log_dict`.")
             is_metric_object = callable(getattr(value, "compute", None)) and callable(getattr(value, "update", None))
-        if not is_metric_object and not isinstance(value, (Tensor, numbers.Number)):
-            raise ValueError(
-                f"`self.log({name!r}, {value!r})`: values of type {type(value).__name__} cannot be logged; log a"
-                " number, a one-element tensor or a metric object."
-            )
+            if not is_metric_object and not isinstance(value, numbers.Number):
+                raise ValueError(
+                    f"`self.log({name!r}, {value!r})`: values of type {type(value).__name__} cannot be logged; log"
+                    " a number, a one-element tensor or a metric object."
+                )
         trainer = self._trainer
         if trainer is None:
             rank_zero_warn(
@@ -420,7 +421,7 @@ class LightningModule(_DeviceDtypeMixin, HyperparametersMixin, ModelHooks, DataH
         # a tensor logged from this hook with the arguments of a call seen before: those arguments were checked then
         item: LoggedValue | None = None
         call_key: tuple[Any, ...] | None = None
-        if isinstance(value, Tensor) and value.numel() == 1:
+        if is_tensor and value.numel() == 1:
             call_key = (fx, name, prog_bar, logger, on_step, on_epoch, reduce_fx, enable_graph, sync_dist,
                         add_dataloader_idx, metric_attribute, results.dataloader_idx)  # fmt: skip
             try:
@@ -435,12 +436,12 @@ class LightningModule(_DeviceDtypeMixin, HyperparametersMixin, ModelHooks, DataH
                     f"`self.log({name!r}, ...)`: the name must not contain '/dataloader_idx_' when"
                     " `add_dataloader_idx=True`; the suffix is added for you."
                 )
-            if isinstance(value, Tensor) and value.numel() != 1:
+            if is_tensor and value.numel() != 1:
                 raise ValueError(
                     f"`self.log({name!r}, value)`: the tensor must have one element, got shape {tuple(value.shape)};"
                     " log a reduction such as `value.mean()`."
                 )
-        if isinstance(value, Tensor):
+        if is_tensor:
             if value.ndim:
                 value = value.squeeze()
         elif isinstance(value, numbers.Number):

@@ -12,14 +12,34 @@ from typing import TYPE_CHECKING, Any
 
 from torch import Tensor
 
-from shim.core.optimizer import _do_nothing
+from shim.core.optimizer import LightningOptimizer, _do_nothing
 from shim.loops.progress import OptimizationProgress, Progress, ReadyCompletedTracker
+from shim.plugins.precision.precision import Precision
+from shim.strategies.strategy import Strategy
 from shim.utilities.exceptions import MisconfigurationException
+from shim.utilities.model_helpers import is_overridden
 from shim.utilities.rank_zero import rank_zero_warn
 
 if TYPE_CHECKING:
-    from shim.core.optimizer import LightningOptimizer
     from shim.trainer.trainer import Trainer
+
+# the methods a batch goes through between the loop and the torch optimizer; when the strategy, the precision plugin
+# and the optimizer wrapper all keep shim's own, the loop does what they would do without the calls between them
+_STRATEGY_STEP = ("optimizer_step", "training_step", "backward", "_step")
+_PRECISION_STEP = (
+    "optimizer_step",
+    "_wrap_closure",
+    "train_step_context",
+    "forward_context",
+    "pre_backward",
+    "backward",
+    "post_backward",
+)
+
+
+def _keeps(instance: object, base: type, names: tuple[str, ...]) -> bool:
+    """Whether ``instance`` keeps ``base``'s implementation of every method in ``names``."""
+    return not any(is_overridden(name, instance, base) for name in names)
 
 
 def _detach(value: Any) -> Any:
@@ -75,7 +95,7 @@ class Closure:
     the last call's ``training_step`` returned.
     """
 
-    __slots__ = ("_loop", "_step_args", "_optimizer", "_zero_grad_batch_idx", "result")
+    __slots__ = ("_loop", "_step_args", "_optimizer", "_zero_grad_batch_idx", "_direct_step", "result")
 
     def __init__(
         self,
@@ -83,17 +103,23 @@ class Closure:
         step_args: tuple[Any, ...],
         optimizer: "LightningOptimizer",
         zero_grad_batch_idx: int | None,
+        direct_step: bool = False,
     ) -> None:
         self._loop = loop
         self._step_args = step_args
         self._optimizer = optimizer
         self._zero_grad_batch_idx = zero_grad_batch_idx  # None: this batch does not zero the gradients
+        # handed straight to the torch optimizer: run what the precision plugin runs after the closure, too
+        self._direct_step = direct_step
         self.result: ClosureResult | None = None
 
     def __call__(self) -> Tensor | None:
         loop = self._loop
         trainer = loop.trainer
-        output = trainer.strategy.training_step(*self._step_args)
+        if loop._direct:
+            output = loop._training_step(self._step_args)
+        else:
+            output = trainer.strategy.training_step(*self._step_args)
         if loop._step_end:  # Lightning 1.x hook
             output = trainer._hooks.module("training_step_end", output)
         result = ClosureResult.from_step_output(output, trainer.accumulate_grad_batches)
@@ -103,8 +129,13 @@ class Closure:
         if self._zero_grad_batch_idx is not None:
             loop._zero_grad(self._zero_grad_batch_idx, self._optimizer)
         if loss is not None and not loop._skip_backward:
-            trainer.strategy.backward(loss, self._optimizer._optimizer)
+            if loop._direct:
+                loop._backward(loss)
+            else:
+                trainer.strategy.backward(loss, self._optimizer._optimizer)
         self.result = result
+        if self._direct_step:
+            loop._precision._after_closure(loop._module, self._optimizer._optimizer)
         return result.loss
 
 
@@ -123,18 +154,59 @@ class AutomaticOptimization:
         self._step_end = False
         self._custom_optimizer_step = True
         self._custom_zero_grad = True
+        self._custom_backward = True
+        # True: the strategy, precision plugin and optimizer wrapper keep shim's step methods (see `_STRATEGY_STEP`)
+        self._direct = False
+        self._module: Any = None
+        self._precision: Precision = Precision()
 
     def on_run_start(self) -> None:
-        overrides = self.trainer._module_overrides
+        trainer = self.trainer
+        overrides = trainer._module_overrides
         self._step_end = overrides("training_step_end")  # Lightning 1.x hook
         self._custom_optimizer_step = overrides("optimizer_step")
         self._custom_zero_grad = overrides("optimizer_zero_grad")
+        self._custom_backward = overrides("backward")
+        strategy = trainer.strategy
+        optimizers = strategy._lightning_optimizers
+        self._module = strategy._lightning_module
+        self._precision = strategy.precision_plugin
+        self._direct = (
+            len(optimizers) == 1
+            and _keeps(strategy, Strategy, _STRATEGY_STEP)
+            and _keeps(strategy.precision_plugin, Precision, _PRECISION_STEP)
+            and _keeps(optimizers[0], LightningOptimizer, ("step",))
+        )
+
+    def _training_step(self, step_args: tuple[Any, ...]) -> Any:
+        """What ``Strategy.training_step`` does at full precision: the module's ``training_step``, its name set."""
+        module = self._module
+        previous = module._current_fx_name
+        object.__setattr__(module, "_current_fx_name", "training_step")
+        try:
+            return module.training_step(*step_args)
+        finally:
+            object.__setattr__(module, "_current_fx_name", previous)
+
+    def _backward(self, loss: Tensor) -> None:
+        """What ``Strategy.backward`` and ``Precision``'s backward methods do: the hooks around ``backward``."""
+        hooks = self.trainer._hooks
+        silent = hooks.silent
+        if "on_before_backward" not in silent:
+            hooks.call("on_before_backward", loss)
+        if self._custom_backward:
+            hooks.module("backward", loss)
+        else:
+            loss.backward()
+        if "on_after_backward" not in silent:
+            hooks.call("on_after_backward")
 
     def run(
         self, optimizer: "LightningOptimizer", batch_idx: int, step_args: tuple[Any, ...], accumulating: bool
     ) -> dict[str, Any]:
         zero_grad = not self._skip_backward and batch_idx % self.trainer.accumulate_grad_batches == 0
-        closure = Closure(self, step_args, optimizer, batch_idx if zero_grad else None)
+        direct_step = self._direct and not accumulating and not self._custom_optimizer_step
+        closure = Closure(self, step_args, optimizer, batch_idx if zero_grad else None, direct_step)
         if accumulating:
             closure()
         else:
@@ -145,6 +217,8 @@ class AutomaticOptimization:
             if self._custom_optimizer_step:
                 trainer = self.trainer
                 trainer._hooks.module("optimizer_step", trainer.current_epoch, batch_idx, optimizer, closure)
+            elif direct_step:  # what LightningOptimizer.step, the strategy and the precision plugin would do
+                optimizer._optimizer.step(closure=closure)  # type: ignore[arg-type]  # (hinted as returning float)
             else:  # what LightningModule.optimizer_step does
                 optimizer.step(closure=closure)
             step.total.completed += 1
@@ -166,7 +240,9 @@ class AutomaticOptimization:
         total.ready += 1
         current.ready += 1
         torch_optimizer = optimizer._optimizer
-        trainer._hooks.call("on_before_zero_grad", torch_optimizer)
+        hooks = trainer._hooks
+        if "on_before_zero_grad" not in hooks.silent:
+            hooks.call("on_before_zero_grad", torch_optimizer)
         total.started += 1
         current.started += 1
         if self._custom_zero_grad:

@@ -76,7 +76,8 @@ class TrainingEpochLoop:
     def done(self) -> bool:
         if self.max_steps != -1 and self.global_step >= self.max_steps:
             return True
-        if self._num_ready_batches_reached():
+        progress = self.batch_progress  # `_num_ready_batches_reached`, written out: this runs for every batch
+        if progress.current.ready == self.trainer.fit_loop.max_batches or progress.is_last_batch:
             return True
         trainer = self.trainer
         if trainer.should_stop:
@@ -142,7 +143,8 @@ class TrainingEpochLoop:
             rank_zero_warn("train_dataloader yielded None; the batch is skipped.")
         else:
             # the callbacks' hook, then the module's, whose -1 ends the epoch
-            skip_rest_of_epoch = hooks.call("on_train_batch_start", batch, batch_idx) == -1
+            if "on_train_batch_start" not in hooks.silent:
+                skip_rest_of_epoch = hooks.call("on_train_batch_start", batch, batch_idx) == -1
             if skip_rest_of_epoch:
                 progress.is_last_batch = True
             else:
@@ -165,7 +167,8 @@ class TrainingEpochLoop:
                 self.update_lr_schedulers("epoch", update_plateau_schedulers=False)
         if skip_rest_of_epoch:
             raise StopIteration
-        hooks.call("on_train_batch_end", output, batch, batch_idx)
+        if "on_train_batch_end" not in hooks.silent:
+            hooks.call("on_train_batch_end", output, batch, batch_idx)
         if output and self._keep_outputs:
             self.epoch_outputs.append(output)
         trainer._metrics.on_batch_end()

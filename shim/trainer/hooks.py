@@ -80,15 +80,16 @@ class HookCaller:
         self._module_fns: dict[str, Callable[..., Any] | None] = {}
         # the module the recorded hooks belong to
         self._module: Any = None
-        # hooks neither a callback nor the module overrides: `call` returns at once
-        self._silent: set[str] = set()
+        # hooks neither a callback nor the module overrides, learned on their first `call`, which then returns at
+        # once; per-batch call sites test it themselves, to skip the call too. Cleared, never replaced, on `reset`
+        self.silent: set[str] = set()
 
     def reset(self) -> None:
         """Forget what was recorded about overrides; called when a run starts or the callbacks change."""
         self._callback_fns = {}
         self._module_fns = {}
         self._module = None
-        self._silent = set()
+        self.silent.clear()
 
     def _module_fn(self, name: str) -> Callable[..., Any] | None:
         fn = self._module_fns.get(name, _UNKNOWN)
@@ -159,10 +160,10 @@ class HookCaller:
 
     def call(self, name: str, *args: Any, **kwargs: Any) -> Any:
         """Run the callbacks' hook ``name``, then the module's, and return the module's result."""
-        if name in self._silent:
+        if name in self.silent:
             return None  # nobody listens: the common case for most per-batch hooks
         if not self._callbacks_for(name, None) and self._module_fn(name) is None:
-            self._silent.add(name)
+            self.silent.add(name)
             return None
         self.callbacks(name, *args, **kwargs)
         return self.module(name, *args, **kwargs)

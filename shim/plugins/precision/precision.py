@@ -103,7 +103,9 @@ class Precision:
     def _after_closure(self, model: "LightningModule", optimizer: Optimizer) -> None:
         trainer = model._trainer
         assert trainer is not None
-        trainer._hooks.call("on_before_optimizer_step", optimizer)
+        hooks = trainer._hooks
+        if "on_before_optimizer_step" not in hooks.silent:  # tested here too: this runs for every step
+            hooks.call("on_before_optimizer_step", optimizer)
         if trainer.track_grad_norm != -1:  # Lightning 1.x `Trainer(track_grad_norm=p)`, before clipping
             _log_grad_norm(model)
         if (trainer.gradient_clip_val or trainer._clipping_overridden) and model.automatic_optimization:

@@ -1,0 +1,154 @@
+"""Automatic optimization: the direct path (shim's own strategy, precision and optimizer methods run without the
+calls between them) does what the layered path does, and any override of those methods takes the layered path."""
+
+from typing import Any
+
+import pytest
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+
+import shim
+from shim.plugins.precision import Precision
+from shim.strategies import SingleDeviceStrategy
+
+_CALLBACK_HOOKS = (
+    "on_train_batch_start",
+    "on_before_zero_grad",
+    "on_before_backward",
+    "on_after_backward",
+    "on_before_optimizer_step",
+    "on_train_batch_end",
+)
+
+
+class _Recorder(shim.Callback):
+    """Records the per-batch callback hooks, and whether the gradients exist when each runs."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+
+def _recording_hook(name: str) -> Any:
+    def hook(self: _Recorder, trainer: Any, pl_module: Any, *args: Any) -> None:
+        self.calls.append(f"{name}:{'grad' if pl_module.layer.weight.grad is not None else 'none'}")
+
+    hook.__name__ = name
+    return hook
+
+
+for _name in _CALLBACK_HOOKS:
+    setattr(_Recorder, _name, _recording_hook(_name))
+
+
+class _Module(shim.LightningModule):
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.layer = torch.nn.Linear(4, 1)
+
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        x, y = batch
+        loss = torch.nn.functional.mse_loss(self.layer(x), y)
+        self.log("loss", loss)
+        return loss
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return torch.optim.SGD(self.parameters(), lr=0.1, momentum=0.9)
+
+
+class _CountingPrecision(Precision):
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def pre_backward(self, tensor: torch.Tensor, module: Any) -> torch.Tensor:
+        self.calls.append("pre_backward")
+        return super().pre_backward(tensor, module)
+
+    def optimizer_step(self, optimizer: Any, model: Any, closure: Any, **kwargs: Any) -> Any:
+        self.calls.append("optimizer_step")
+        return super().optimizer_step(optimizer, model, closure, **kwargs)
+
+
+class _CountingStrategy(SingleDeviceStrategy):
+    def __init__(self) -> None:
+        super().__init__("cpu")
+        self.calls: list[str] = []
+
+    def training_step(self, *args: Any) -> Any:
+        self.calls.append("training_step")
+        return super().training_step(*args)
+
+    def backward(self, closure_loss: torch.Tensor, optimizer: Any, *args: Any, **kwargs: Any) -> torch.Tensor:
+        self.calls.append("backward")
+        return super().backward(closure_loss, optimizer, *args, **kwargs)
+
+
+def _fit(recorder: _Recorder | None = None, **kwargs: Any) -> tuple[shim.Trainer, _Module]:
+    generator = torch.Generator().manual_seed(1)
+    data = DataLoader(TensorDataset(torch.randn(12, 4, generator=generator), torch.randn(12, 1, generator=generator)),
+                      batch_size=2)  # fmt: skip
+    trainer = shim.Trainer(
+        max_epochs=2, logger=False, enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+        callbacks=[recorder] if recorder else None, **kwargs,
+    )  # fmt: skip
+    module = _Module()
+    trainer.fit(module, data)
+    return trainer, module
+
+
+@pytest.mark.parametrize("settings", [{}, {"accumulate_grad_batches": 2, "gradient_clip_val": 0.05}])
+def test_direct_and_layered_paths_train_the_same(settings: dict[str, Any]) -> None:
+    direct_recorder, layered_recorder = _Recorder(), _Recorder()
+    direct, direct_module = _fit(direct_recorder, **settings)
+    layered, layered_module = _fit(layered_recorder, strategy=_CountingStrategy(), **settings)
+    assert direct.fit_loop.epoch_loop.automatic_optimization._direct
+    assert not layered.fit_loop.epoch_loop.automatic_optimization._direct
+    # the same hooks in the same order, seeing the same gradients, and bit-identical weights and logged values
+    assert direct_recorder.calls == layered_recorder.calls
+    if not settings:  # (with accumulation the first batch has no optimizer step)
+        assert direct_recorder.calls[:6] == [
+            "on_train_batch_start:none",
+            "on_before_zero_grad:none",
+            "on_before_backward:none",
+            "on_after_backward:grad",
+            "on_before_optimizer_step:grad",
+            "on_train_batch_end:grad",
+        ]
+    for direct_param, layered_param in zip(direct_module.parameters(), layered_module.parameters(), strict=True):
+        assert torch.equal(direct_param, layered_param)
+    assert torch.equal(direct.callback_metrics["loss"], layered.callback_metrics["loss"])
+    assert direct.global_step == layered.global_step
+
+
+def test_overridden_strategy_and_precision_methods_are_called() -> None:
+    strategy = _CountingStrategy()
+    trainer, _ = _fit(strategy=strategy)
+    assert not trainer.fit_loop.epoch_loop.automatic_optimization._direct
+    assert strategy.calls == ["training_step", "backward"] * 12
+
+    precision = _CountingPrecision()
+    trainer, _ = _fit(precision=precision)
+    assert trainer.precision_plugin is precision
+    assert precision.calls == ["optimizer_step", "pre_backward"] * 12
+
+
+def test_a_method_replaced_on_the_strategy_instance_is_called() -> None:
+    calls: list[str] = []
+
+    class Replacing(shim.Callback):
+        def setup(self, trainer: Any, pl_module: Any, stage: str) -> None:
+            original = trainer.strategy.training_step
+
+            def training_step(*args: Any) -> Any:
+                calls.append("training_step")
+                return original(*args)
+
+            trainer.strategy.training_step = training_step
+
+    trainer = shim.Trainer(
+        max_epochs=1, logger=False, enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+        callbacks=[Replacing()],
+    )  # fmt: skip
+    data = DataLoader(TensorDataset(torch.randn(6, 4), torch.randn(6, 1)), batch_size=2)
+    trainer.fit(_Module(), data)
+    assert calls == ["training_step"] * 3
