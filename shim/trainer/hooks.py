@@ -123,8 +123,12 @@ class HookCaller:
     def callbacks(self, name: str, *args: Any, monitoring: bool | None = None, **kwargs: Any) -> None:
         """Run ``name`` on every callback that overrides it (``monitoring`` selects one group or the other)."""
         fns = self._callbacks_for(name, monitoring)
-        if not fns:
-            return
+        if fns:
+            self._run_callbacks(name, fns, args, kwargs)
+
+    def _run_callbacks(
+        self, name: str, fns: tuple[Callable[..., Any], ...], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> None:
         trainer = self.trainer
         module = trainer.lightning_module
         previous = module._current_fx_name
@@ -162,10 +166,14 @@ class HookCaller:
         """Run the callbacks' hook ``name``, then the module's, and return the module's result."""
         if name in self.silent:
             return None  # nobody listens: the common case for most per-batch hooks
-        if not self._callbacks_for(name, None) and self._module_fn(name) is None:
+        fns = self._callbacks_for(name, None)
+        module_fn = self._module_fn(name)
+        if fns:
+            self._run_callbacks(name, fns, args, kwargs)
+        elif module_fn is None:
             self.silent.add(name)
+        if module_fn is None:
             return None
-        self.callbacks(name, *args, **kwargs)
         return self.module(name, *args, **kwargs)
 
     def overridden(self, name: str) -> bool:
