@@ -5,12 +5,19 @@ Automatic optimization follows Lightning's order, which is also the order of a c
 gradients on the first batch of an accumulation window, and calls ``backward``; the precision plugin then
 runs ``on_before_optimizer_step`` and clipping before the parameters change. On a batch that only
 accumulates, the closure runs without a step.
+
+When nothing between the loop and torch's optimizer is overridden (the module's ``optimizer_step``, the strategy's,
+the precision plugin's and the optimizer wrapper's step methods), the loop runs what those layers would run itself;
+and for torch's own single-closure optimizers, with no step pre-hook registered, it calls the closure and then
+``step()``, which is what ``step(closure)`` does.
 """
 
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+import torch
 from torch import Tensor
+from torch.optim import optimizer as _torch_optimizer
 
 from shim.core.optimizer import LightningOptimizer, _do_nothing
 from shim.loops.progress import OptimizationProgress, Progress, ReadyCompletedTracker
@@ -35,6 +42,33 @@ _PRECISION_STEP = (
     "backward",
     "post_backward",
 )
+
+
+# torch's optimizers whose `step(closure)` calls the closure once, under `torch.enable_grad()`, before anything
+# the closure could observe except the step pre-hooks. LBFGS, which calls it many times, is not one of them
+_CLOSURE_FIRST = frozenset(
+    getattr(torch.optim, name)
+    for name in (
+        "SGD", "Adam", "AdamW", "Adamax", "Adadelta", "Adagrad", "ASGD", "NAdam", "RAdam", "RMSprop", "Rprop",
+        "SparseAdam", "Adafactor",
+    )
+    if hasattr(torch.optim, name)
+)  # fmt: skip
+
+
+def _closure_can_run_first(optimizer: torch.optim.Optimizer) -> bool:
+    """Whether running the closure, then ``optimizer.step()``, does what ``optimizer.step(closure)`` would.
+
+    True for the optimizers in ``_CLOSURE_FIRST`` while no step pre-hook is registered (those run before the
+    closure inside ``step``) and gradients are enabled (``step`` enables them for the closure).
+    """
+    pre_hooks = getattr(optimizer, "_optimizer_step_pre_hooks", None)
+    return (
+        pre_hooks is not None
+        and not pre_hooks
+        and not getattr(_torch_optimizer, "_global_optimizer_pre_hooks", True)
+        and torch.is_grad_enabled()
+    )
 
 
 def _keeps(instance: object, base: type, names: tuple[str, ...]) -> bool:
@@ -159,6 +193,8 @@ class AutomaticOptimization:
         self._direct = False
         self._module: Any = None
         self._precision: Precision = Precision()
+        # the torch optimizer is one of `_CLOSURE_FIRST`: the closure may run before `step()` instead of inside it
+        self._closure_first = False
 
     def on_run_start(self) -> None:
         trainer = self.trainer
@@ -171,6 +207,7 @@ class AutomaticOptimization:
         optimizers = strategy._lightning_optimizers
         self._module = strategy._lightning_module
         self._precision = strategy.precision_plugin
+        self._closure_first = len(optimizers) == 1 and type(optimizers[0]._optimizer) in _CLOSURE_FIRST
         self._direct = (
             len(optimizers) == 1
             and _keeps(strategy, Strategy, _STRATEGY_STEP)
@@ -218,7 +255,13 @@ class AutomaticOptimization:
                 trainer = self.trainer
                 trainer._hooks.module("optimizer_step", trainer.current_epoch, batch_idx, optimizer, closure)
             elif direct_step:  # what LightningOptimizer.step, the strategy and the precision plugin would do
-                optimizer._optimizer.step(closure=closure)  # type: ignore[arg-type]  # (hinted as returning float)
+                torch_optimizer = optimizer._optimizer
+                if self._closure_first and _closure_can_run_first(torch_optimizer):
+                    # what `step(closure)` does, without the `enable_grad` context around the closure
+                    closure()
+                    torch_optimizer.step()
+                else:
+                    torch_optimizer.step(closure=closure)  # type: ignore[arg-type]  # (hinted as returning float)
             else:  # what LightningModule.optimizer_step does
                 optimizer.step(closure=closure)
             step.total.completed += 1

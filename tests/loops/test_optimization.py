@@ -152,3 +152,97 @@ def test_a_method_replaced_on_the_strategy_instance_is_called() -> None:
     data = DataLoader(TensorDataset(torch.randn(6, 4), torch.randn(6, 1)), batch_size=2)
     trainer.fit(_Module(), data)
     assert calls == ["training_step"] * 3
+
+
+class _OrderModule(_Module):
+    """Records when ``training_step`` runs, and whether gradients were enabled for it."""
+
+    def __init__(self, events: list[str]) -> None:
+        super().__init__()
+        self.events = events
+
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        self.events.append(f"training_step(grad={torch.is_grad_enabled()})")
+        return super().training_step(batch, batch_idx)
+
+
+def _fit_recording(events: list[str], callbacks: list[shim.Callback]) -> shim.Trainer:
+    trainer = shim.Trainer(
+        max_epochs=1, limit_train_batches=2, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+        enable_model_summary=False, callbacks=callbacks,
+    )  # fmt: skip
+    data = DataLoader(TensorDataset(torch.randn(6, 4), torch.randn(6, 1)), batch_size=2)
+    trainer.fit(_OrderModule(events), data)
+    return trainer
+
+
+def test_step_pre_hooks_run_before_the_closure_as_inside_optimizer_step() -> None:
+    events: list[str] = []
+
+    class Registering(shim.Callback):
+        def on_train_start(self, trainer: Any, pl_module: Any) -> None:
+            trainer.optimizers[0].register_step_pre_hook(lambda optimizer, args, kwargs: events.append("pre_hook"))
+
+    _fit_recording(events, [Registering()])
+    assert events == ["pre_hook", "training_step(grad=True)"] * 2
+
+
+def test_global_step_pre_hooks_run_before_the_closure() -> None:
+    from torch.optim.optimizer import register_optimizer_step_pre_hook
+
+    events: list[str] = []
+    handle = register_optimizer_step_pre_hook(lambda optimizer, args, kwargs: events.append("global_pre_hook"))
+    try:
+        _fit_recording(events, [])
+    finally:
+        handle.remove()
+    assert events == ["global_pre_hook", "training_step(grad=True)"] * 2
+
+
+def test_training_step_runs_with_gradients_when_a_hook_disabled_them() -> None:
+    events: list[str] = []
+
+    class NoGrad(shim.Callback):
+        def on_train_batch_start(self, trainer: Any, pl_module: Any, batch: Any, batch_idx: int) -> None:
+            torch.set_grad_enabled(False)
+
+        def on_train_batch_end(self, trainer: Any, pl_module: Any, *args: Any) -> None:
+            torch.set_grad_enabled(True)
+
+    _fit_recording(events, [NoGrad()])
+    assert events == ["training_step(grad=True)"] * 2
+
+
+def test_lbfgs_calls_the_closure_as_often_as_it_needs() -> None:
+    events: list[str] = []
+
+    class WithLBFGS(_OrderModule):
+        def configure_optimizers(self) -> torch.optim.Optimizer:
+            return torch.optim.LBFGS(self.parameters(), lr=0.1, max_iter=3)
+
+    torch.manual_seed(0)
+    data = DataLoader(TensorDataset(torch.randn(4, 4), torch.randn(4, 1)), batch_size=2)
+    trainer = shim.Trainer(
+        max_epochs=1, logger=False, enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False
+    )
+    module = WithLBFGS(events)
+    trainer.fit(module, data)
+    assert not trainer.fit_loop.epoch_loop.automatic_optimization._closure_first
+    # by hand: the same optimizer, stepped with a closure that zeroes the gradients and backpropagates
+    by_hand = _Module()
+    optimizer = torch.optim.LBFGS(by_hand.parameters(), lr=0.1, max_iter=3)
+    calls = 0
+    for x, y in data:
+
+        def closure(x: torch.Tensor = x, y: torch.Tensor = y) -> torch.Tensor:
+            nonlocal calls
+            calls += 1
+            loss = torch.nn.functional.mse_loss(by_hand.layer(x), y)
+            optimizer.zero_grad()
+            loss.backward()
+            return loss
+
+        optimizer.step(closure)
+    assert len(events) == calls > 2
+    for param, expected in zip(module.parameters(), by_hand.parameters(), strict=True):
+        assert torch.equal(param, expected)
