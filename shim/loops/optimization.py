@@ -56,19 +56,8 @@ _CLOSURE_FIRST = frozenset(
 )  # fmt: skip
 
 
-def _closure_can_run_first(optimizer: torch.optim.Optimizer) -> bool:
-    """Whether running the closure, then ``optimizer.step()``, does what ``optimizer.step(closure)`` would.
-
-    True for the optimizers in ``_CLOSURE_FIRST`` while no step pre-hook is registered (those run before the
-    closure inside ``step``) and gradients are enabled (``step`` enables them for the closure).
-    """
-    pre_hooks = getattr(optimizer, "_optimizer_step_pre_hooks", None)
-    return (
-        pre_hooks is not None
-        and not pre_hooks
-        and not getattr(_torch_optimizer, "_global_optimizer_pre_hooks", True)
-        and torch.is_grad_enabled()
-    )
+# torch's global step pre-hooks (None if this torch keeps them elsewhere: the closure then always runs inside step)
+_GLOBAL_STEP_PRE_HOOKS: dict[Any, Any] | None = getattr(_torch_optimizer, "_global_optimizer_pre_hooks", None)
 
 
 def _keeps(instance: object, base: type, names: tuple[str, ...]) -> bool:
@@ -207,7 +196,12 @@ class AutomaticOptimization:
         optimizers = strategy._lightning_optimizers
         self._module = strategy._lightning_module
         self._precision = strategy.precision_plugin
-        self._closure_first = len(optimizers) == 1 and type(optimizers[0]._optimizer) in _CLOSURE_FIRST
+        self._closure_first = (
+            len(optimizers) == 1
+            and type(optimizers[0]._optimizer) in _CLOSURE_FIRST
+            and _GLOBAL_STEP_PRE_HOOKS is not None
+            and hasattr(optimizers[0]._optimizer, "_optimizer_step_pre_hooks")
+        )
         self._direct = (
             len(optimizers) == 1
             and _keeps(strategy, Strategy, _STRATEGY_STEP)
@@ -256,7 +250,12 @@ class AutomaticOptimization:
                 trainer._hooks.module("optimizer_step", trainer.current_epoch, batch_idx, optimizer, closure)
             elif direct_step:  # what LightningOptimizer.step, the strategy and the precision plugin would do
                 torch_optimizer = optimizer._optimizer
-                if self._closure_first and _closure_can_run_first(torch_optimizer):
+                if (
+                    self._closure_first
+                    and not torch_optimizer._optimizer_step_pre_hooks  # these run before the closure in `step`
+                    and not _GLOBAL_STEP_PRE_HOOKS
+                    and torch.is_grad_enabled()  # `step` enables gradients for the closure
+                ):
                     # what `step(closure)` does, without the `enable_grad` context around the closure
                     closure()
                     torch_optimizer.step()
