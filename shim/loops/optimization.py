@@ -78,14 +78,30 @@ def _detach(value: Any) -> Any:
 class ClosureResult:
     """What ``training_step`` returned: the (accumulation-normalised) loss to backpropagate and the extras."""
 
-    __slots__ = ("closure_loss", "loss", "extra")
+    __slots__ = ("closure_loss", "_loss", "extra")
 
     def __init__(self, closure_loss: Tensor | None, extra: dict[str, Any] | None = None) -> None:
         self.closure_loss = closure_loss
-        # detached for the outputs given to hooks. Lightning also copies it, a guard from when AMP scaled the loss
-        # in place; nothing changes it in place now, and a hand-written loop would not pay for the copy either
-        self.loss = closure_loss.detach() if closure_loss is not None else None
+        self._loss: Tensor | None = None
         self.extra = extra if extra is not None else {}
+
+    @property
+    def loss(self) -> Tensor | None:
+        """The loss detached, for the closure's caller and the step outputs; made on first use.
+
+        Lightning also copies it, a guard from when AMP scaled the loss in place; nothing changes it in place now,
+        and a hand-written loop would not pay for the copy either.
+        """
+        if self._loss is None and self.closure_loss is not None:
+            self._loss = self.closure_loss.detach()
+        return self._loss
+
+    def outputs(self) -> dict[str, Any]:
+        """The step's outputs as the batch-end hooks get them: ``{"loss": ..., **extras}``, or ``{}`` without a loss."""
+        loss = self.loss
+        if loss is None:
+            return {}
+        return {"loss": loss, **self.extra} if self.extra else {"loss": loss}
 
     @classmethod
     def from_step_output(cls, output: Any, normalize: int) -> "ClosureResult":
@@ -137,6 +153,10 @@ class Closure:
         self.result: ClosureResult | None = None
 
     def __call__(self) -> Tensor | None:
+        return self.run().loss
+
+    def run(self) -> ClosureResult:
+        """What calling the closure does, returning the whole result (the loop's own calls use this)."""
         loop = self._loop
         trainer = loop.trainer
         if loop._direct:
@@ -159,7 +179,7 @@ class Closure:
         self.result = result
         if self._direct_step:
             loop._precision._after_closure(loop._module, self._optimizer._optimizer)
-        return result.loss
+        return result
 
 
 class AutomaticOptimization:
@@ -234,12 +254,13 @@ class AutomaticOptimization:
 
     def run(
         self, optimizer: "LightningOptimizer", batch_idx: int, step_args: tuple[Any, ...], accumulating: bool
-    ) -> dict[str, Any]:
+    ) -> ClosureResult:
+        """Optimize one batch; what ``training_step`` returned (``outputs()`` makes the hooks' outputs from it)."""
         zero_grad = not self._skip_backward and batch_idx % self.trainer.accumulate_grad_batches == 0
         direct_step = self._direct and not accumulating and not self._custom_optimizer_step
         closure = Closure(self, step_args, optimizer, batch_idx if zero_grad else None, direct_step)
         if accumulating:
-            closure()
+            closure.run()
         else:
             # counters incremented in place, as in the epoch loop: once per batch, cheaper than method calls
             step = self.optim_progress.optimizer.step
@@ -257,7 +278,7 @@ class AutomaticOptimization:
                     and torch.is_grad_enabled()  # `step` enables gradients for the closure
                 ):
                     # what `step(closure)` does, without the `enable_grad` context around the closure
-                    closure()
+                    closure.run()
                     torch_optimizer.step()
                 else:
                     torch_optimizer.step(closure=closure)  # type: ignore[arg-type]  # (hinted as returning float)
@@ -271,9 +292,7 @@ class AutomaticOptimization:
                 "`optimizer_step` did not run the closure it was given: pass `optimizer_closure` on, as in"
                 " `optimizer.step(closure=optimizer_closure)`."
             )
-        if result.loss is None:
-            return {}
-        return {"loss": result.loss, **result.extra} if result.extra else {"loss": result.loss}
+        return result
 
     def _zero_grad(self, batch_idx: int, optimizer: "LightningOptimizer") -> None:
         trainer = self.trainer

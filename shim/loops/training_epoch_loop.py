@@ -155,7 +155,9 @@ class TrainingEpochLoop:
                 assert module is not None
                 if module.automatic_optimization:
                     optimizer = trainer.strategy._lightning_optimizers[0]
-                    output = self.automatic_optimization.run(optimizer, batch_idx, step_args, accumulating)
+                    result = self.automatic_optimization.run(optimizer, batch_idx, step_args, accumulating)
+                    if self._keep_outputs or "on_train_batch_end" not in hooks.silent:  # else nobody reads them
+                        output = result.outputs()
                 else:
                     output = self.manual_optimization.run(step_args)
         total.processed += 1
