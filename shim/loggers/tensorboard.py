@@ -1,6 +1,7 @@
 """``TensorBoardLogger``: metrics, hyper-parameters and graphs as TensorBoard event files, plus ``hparams.yaml``."""
 
 import os
+import threading
 from argparse import Namespace
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -55,11 +56,14 @@ def _write_on_calling_thread(writer: "SummaryWriter") -> bool:
     This reaches into TensorBoard's writer classes; when they are not laid out as expected (another TensorBoard
     version), the queued writer stays, which is slower but writes the same file.
     """
-    event_writer: Any = getattr(writer._get_file_writer(), "event_writer", None)
+    get_file_writer = getattr(writer, "_get_file_writer", None)
+    if not callable(get_file_writer):
+        return False
+    event_writer: Any = getattr(get_file_writer(), "event_writer", None)
     queued: Any = getattr(event_writer, "_async_writer", None)
     record_writer: Any = getattr(queued, "_writer", None)
     worker: Any = getattr(queued, "_worker", None)
-    if record_writer is None or not callable(getattr(worker, "stop", None)) or not hasattr(queued, "flush"):
+    if record_writer is None or not isinstance(worker, threading.Thread) or not hasattr(worker, "stop"):
         return False
     queued.flush()  # the file-version event written when the file was opened
     worker.stop()

@@ -214,6 +214,19 @@ def test_unexpected_writer_layout_keeps_the_queued_writer(tmp_path: Path, monkey
     assert _events(path) == [(3, "loss", 0.25)]
 
 
+def test_a_mocked_summary_writer_is_left_alone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from unittest import mock
+
+    from shim.loggers.tensorboard import _SyncRecordWriter
+
+    monkeypatch.setattr("torch.utils.tensorboard.SummaryWriter", mock.MagicMock())
+    logger = TensorBoardLogger(tmp_path)
+    logger.log_metrics({"loss": 0.25}, step=3)
+    logger.experiment.add_scalar.assert_called_once_with("loss", 0.25, 3)
+    event_writer = logger.experiment._get_file_writer().event_writer
+    assert not isinstance(event_writer._async_writer, _SyncRecordWriter)
+
+
 @pytest.mark.filterwarnings("ignore:`torch.jit.trace:DeprecationWarning")
 def test_log_graph(tmp_path: Path) -> None:
     model = torch.nn.Linear(3, 2)
