@@ -169,8 +169,9 @@ class ModelCheckpoint(Checkpoint):
     ) -> None:
         skip_batch = self._every_n_train_steps < 1 or trainer.global_step % self._every_n_train_steps != 0
         skip_time = True
-        now = time.monotonic()
+        now = 0.0  # read only when a time interval is set: this runs for every batch
         if self._train_time_interval is not None and self._last_time_checked is not None:
+            now = time.monotonic()
             skip_time = now - self._last_time_checked < self._train_time_interval.total_seconds()
             skip_time = trainer.strategy.broadcast(skip_time)
         if skip_batch and skip_time:

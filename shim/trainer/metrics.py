@@ -502,9 +502,13 @@ class MetricStore:
         trainer = self.trainer
         if trainer.log_every_n_steps == 0:
             return False
-        if trainer._active_loop is None:
+        loop = trainer._active_loop
+        if loop is None:
             return True
-        step = trainer._log_step_count()
+        # the step that counts: optimizer steps (and skipped batches) in fit, batches in the evaluation loops
+        step = (
+            loop.epoch_loop.batches_that_stepped + 1 if loop is trainer.fit_loop else loop.batch_progress.current.ready
+        )
         return step % trainer.log_every_n_steps == 0 or trainer.should_stop
 
     def update_train_step_metrics(self, accumulating: bool) -> None:

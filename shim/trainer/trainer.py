@@ -752,12 +752,6 @@ class Trainer:
             return self.fit_loop.epoch_loop.results
         return loop.results
 
-    def _log_step_count(self) -> int:
-        loop = self._active_loop
-        if loop is self.fit_loop:
-            return self.fit_loop.epoch_loop.batches_that_stepped + 1
-        return loop.batch_progress.current.ready
-
     # ------------------------------------------------------------------------------------------------------
     # properties
     # ------------------------------------------------------------------------------------------------------
