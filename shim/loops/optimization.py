@@ -21,7 +21,7 @@ from torch.optim import optimizer as _torch_optimizer
 
 from shim.core.optimizer import LightningOptimizer, _do_nothing
 from shim.loops.progress import OptimizationProgress, Progress, ReadyCompletedTracker
-from shim.plugins.precision.precision import Precision
+from shim.plugins.precision.precision import _NO_CONTEXT, Precision
 from shim.strategies.strategy import Strategy
 from shim.utilities.exceptions import MisconfigurationException
 from shim.utilities.model_helpers import is_overridden
@@ -159,8 +159,8 @@ class Closure:
         """What calling the closure does, returning the whole result (the loop's own calls use this)."""
         loop = self._loop
         trainer = loop.trainer
-        if loop._direct:
-            output = loop._training_step(self._step_args)
+        if loop._direct:  # the precision plugin's step context is the empty one: `_STRATEGY_STEP` keeps it
+            output = trainer.strategy._step("training_step", _NO_CONTEXT, self._step_args)
         else:
             output = trainer.strategy.training_step(*self._step_args)
         if loop._step_end:  # Lightning 1.x hook
@@ -201,7 +201,7 @@ class AutomaticOptimization:
         # True: the strategy, precision plugin and optimizer wrapper keep shim's step methods (see `_STRATEGY_STEP`)
         self._direct = False
         self._module: Any = None
-        self._precision: Precision = Precision()
+        self._precision: Any = None
         # the torch optimizer is one of `_CLOSURE_FIRST`: the closure may run before `step()` instead of inside it
         self._closure_first = False
 
@@ -216,28 +216,19 @@ class AutomaticOptimization:
         optimizers = strategy._lightning_optimizers
         self._module = strategy._lightning_module
         self._precision = strategy.precision_plugin
+        single = len(optimizers) == 1
         self._closure_first = (
-            len(optimizers) == 1
+            single
             and type(optimizers[0]._optimizer) in _CLOSURE_FIRST
             and _GLOBAL_STEP_PRE_HOOKS is not None
             and hasattr(optimizers[0]._optimizer, "_optimizer_step_pre_hooks")
         )
         self._direct = (
-            len(optimizers) == 1
+            single
             and _keeps(strategy, Strategy, _STRATEGY_STEP)
-            and _keeps(strategy.precision_plugin, Precision, _PRECISION_STEP)
+            and _keeps(self._precision, Precision, _PRECISION_STEP)
             and _keeps(optimizers[0], LightningOptimizer, ("step",))
         )
-
-    def _training_step(self, step_args: tuple[Any, ...]) -> Any:
-        """What ``Strategy.training_step`` does at full precision: the module's ``training_step``, its name set."""
-        module = self._module
-        previous = module._current_fx_name
-        object.__setattr__(module, "_current_fx_name", "training_step")
-        try:
-            return module.training_step(*step_args)
-        finally:
-            object.__setattr__(module, "_current_fx_name", previous)
 
     def _backward(self, loss: Tensor) -> None:
         """What ``Strategy.backward`` and ``Precision``'s backward methods do: the hooks around ``backward``."""

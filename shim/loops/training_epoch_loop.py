@@ -76,8 +76,7 @@ class TrainingEpochLoop:
     def done(self) -> bool:
         if self.max_steps != -1 and self.global_step >= self.max_steps:
             return True
-        progress = self.batch_progress  # `_num_ready_batches_reached`, written out: this runs for every batch
-        if progress.current.ready == self.trainer.fit_loop.max_batches or progress.is_last_batch:
+        if self._num_ready_batches_reached():
             return True
         trainer = self.trainer
         if trainer.should_stop:

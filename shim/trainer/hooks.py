@@ -166,13 +166,8 @@ class HookCaller:
         """Run the callbacks' hook ``name``, then the module's, and return the module's result."""
         if name in self.silent:
             return None  # nobody listens: the common case for most per-batch hooks
-        # the two lookups written out (their methods on a miss): this runs several times per step with callbacks
-        fns = self._callback_fns.get((name, None))
-        if fns is None:
-            fns = self._callbacks_for(name, None)
-        module_fn = self._module_fns.get(name, _UNKNOWN)
-        if module_fn is _UNKNOWN:
-            module_fn = self._record_module_fn(name)
+        fns = self._callbacks_for(name, None)
+        module_fn = self._module_fn(name)
         if fns:
             self._run_callbacks(name, fns, args, kwargs)
         elif module_fn is None:

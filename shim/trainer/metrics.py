@@ -95,19 +95,9 @@ DATALOADER_SUFFIX = "/dataloader_idx_{}"
 # logged tensors of these dtypes are kept as they are; others are cast to the default dtype
 _KEPT_DTYPES = (torch.float32, torch.float64)
 
-# (hook, on_step, on_epoch) as given to `self.log` -> the resolved (on_step, on_epoch), for combinations seen before
-_RESOLVED_LEVELS: dict[tuple[str, bool | None, bool | None], tuple[bool, bool]] = {}
-
 
 def resolve_log_levels(fx: str, on_step: bool | None, on_epoch: bool | None) -> tuple[bool, bool]:
     """Apply the per-hook defaults for ``on_step``/``on_epoch`` and reject combinations the hook does not allow."""
-    key = (fx, on_step, on_epoch)
-    try:
-        resolved = _RESOLVED_LEVELS.get(key)
-    except TypeError:  # an unhashable value: the checks below reject it
-        resolved = None
-    if resolved is not None:
-        return resolved
     if fx not in LOG_OPTIONS:
         raise MisconfigurationException(f"You can't `self.log()` inside `{fx}`.")
     allowed_step, allowed_epoch, default_step, default_epoch = LOG_OPTIONS[fx]
@@ -121,14 +111,11 @@ def resolve_log_levels(fx: str, on_step: bool | None, on_epoch: bool | None) -> 
         raise MisconfigurationException(
             f"You can't `self.log(on_epoch={on_epoch})` in `{fx}`: `on_epoch` must be one of {list(allowed_epoch)}."
         )
-    _RESOLVED_LEVELS[key] = resolved = (on_step, on_epoch)
-    return resolved
+    return on_step, on_epoch
 
 
 def parse_reduce_fx(reduce_fx: str | Callable) -> str:
     """Map ``reduce_fx`` to one of "mean", "sum", "max", "min"."""
-    if reduce_fx == "mean":  # the default, so the common case
-        return "mean"
     key = reduce_fx.lower() if isinstance(reduce_fx, str) else reduce_fx
     try:
         return _REDUCTIONS[key]

@@ -105,7 +105,7 @@ class _CountShimCalls:
 
 def test_training_step_makes_few_calls_into_shim() -> None:
     # the difference of two run lengths cancels setup and teardown: what is left is the cost of one step. A hand
-    # loop makes none. Today's count is 32 (two `self.log` calls, one an epoch mean that reads the batch size);
+    # loop makes none. Today's count is 33 (two `self.log` calls, one an epoch mean that reads the batch size);
     # the bound leaves a little room, and fails when a change puts a layer of calls back on the per-step path
     counter = _CountShimCalls()
     per_step = (counter.fit(60) - counter.fit(20)) / 40
