@@ -23,10 +23,14 @@ are timed interleaved (hand, shim, lightning, hand, shim, lightning, ...), each 
 The per-step figure is ``(t(2N) - t(N)) / N``, which cancels the constant setup cost of a ``fit`` call; that setup
 cost is reported separately as ``t(N) - N * per_step``, next to the plain ``t(2N) / 2N``. The tables show the median,
 min and max over the repeats, the ratios of the medians and, less sensitive to load from other processes, the median
-of the ratios within each repeat. All runs use one intra-op thread and the CPU; output (progress bars, log messages) is
-sent to an in-memory buffer while the frameworks run, and Python warnings are ignored.
+of the ratios within each repeat. The hand-written loop is timed a second time, last in each round, as ``control``:
+its ratio to the first is the noise floor of the run, the distance from 1 that two timings of the same code reach
+here, so a shim/hand ratio closer to a target than that is not resolved by the run. All runs use one intra-op thread
+and the CPU; output (progress bars, log messages) is sent to an in-memory buffer while the frameworks run, and
+Python warnings are ignored.
 
-Usage: ``python bench/overhead.py [--repeats 5] [--quick] [--only tiny|tiny-defaults|validation|large|import]``.
+Usage: ``python bench/overhead.py [--repeats 5] [--quick] [--only tiny|tiny-defaults|validation|large|import]
+[--no-control]``.
 """
 
 from __future__ import annotations
@@ -279,10 +283,14 @@ def describe_setup(trainer: Any) -> str:
     return f"logger: {logger}; callbacks: {', '.join(callbacks) or 'none'}"
 
 
-def variants() -> dict[str, Runner]:
+def variants(control: bool) -> dict[str, Runner]:
+    """The timed variants; ``control`` adds the hand-written loop a second time, whose ratio to the first shows
+    how far two timings of the same code drift apart in this run (the noise floor of every other ratio)."""
     runners: dict[str, Runner] = {"hand": run_hand, "shim": framework_runner(shim)}
     if pytorch_lightning is not None:
         runners["lightning"] = framework_runner(pytorch_lightning)
+    if control:
+        runners["control"] = run_hand
     return runners
 
 
@@ -322,7 +330,9 @@ def compare(reference: RunResult, other: RunResult) -> str:
 def check_and_warm_up(workload: Workload, runners: dict[str, Runner], loader: DataLoader, root: str) -> WorkloadResult:
     """One untimed run of each variant; compares each variant's final weights with the hand-written loop's."""
     results = {name: runner(workload, loader, root) for name, runner in runners.items()}
-    equal = {name: compare(results["hand"], result) for name, result in results.items() if name != "hand"}
+    equal = {
+        name: compare(results["hand"], result) for name, result in results.items() if name not in ("hand", "control")
+    }
     setups = {name: result.setup for name, result in results.items() if result.setup}
     return WorkloadResult(workload, {}, equal, setups)
 
@@ -454,21 +464,27 @@ def print_workload(result: WorkloadResult) -> None:
         f"   paired ratios (median of per-repeat ratios): shim/hand {paired_ratio(shim_t, hand)}"
         f"   lightning/hand {paired_ratio(light, hand)}   shim/lightning {paired_ratio(shim_t, light)}"
     )
+    control = result.timings.get("control")
+    if control is not None:
+        print(
+            f"   noise floor: control/hand {ratio(control, hand)} (paired {paired_ratio(control, hand)}), the same"
+            " hand-written loop timed twice; ratios within this distance of 1 are not resolved"
+        )
 
 
 def print_summary(results: Sequence[WorkloadResult]) -> None:
     print("\n== summary (median us per step or per validation batch, from t(2N) - t(N))")
     print(
         f"   {'workload':<14} {'hand':>9} {'shim':>9} {'lightning':>10} {'shim/hand':>10} {'light/hand':>11}"
-        f" {'shim/light':>11}  weights equal"
+        f" {'shim/light':>11} {'control/hand':>13}  weights equal"
     )
     for result in results:
-        hand, shim_t, light = (result.timings.get(name) for name in ("hand", "shim", "lightning"))
+        hand, shim_t, light, control = (result.timings.get(name) for name in ("hand", "shim", "lightning", "control"))
         cells = [us(t.per_step.median) if t is not None else "-" for t in (hand, shim_t, light)]
         equal = "yes" if all(v.startswith("yes") for v in result.equal.values()) else "no"
         print(
             f"   {result.workload.name:<14} {cells[0]:>9} {cells[1]:>9} {cells[2]:>10} {ratio(shim_t, hand):>10}"
-            f" {ratio(light, hand):>11} {ratio(shim_t, light):>11}  {equal}"
+            f" {ratio(light, hand):>11} {ratio(shim_t, light):>11} {ratio(control, hand):>13}  {equal}"
         )
 
 
@@ -517,6 +533,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--quick", action="store_true", help="few batches and repeats: a smoke run")
     parser.add_argument("--only", choices=WORKLOAD_NAMES, help="run one workload")
+    parser.add_argument(
+        "--no-control", action="store_true", help="skip the second timing of the hand-written loop (the noise floor)"
+    )
     return parser.parse_args(argv)
 
 
@@ -528,7 +547,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     print_header(repeats)
     if pytorch_lightning is None:
         print("pytorch_lightning could not be imported: the lightning variant is skipped")
-    runners = variants()
+    runners = variants(control=not args.no_control)
     results: list[WorkloadResult] = []
     with tempfile.TemporaryDirectory(prefix="shim-bench-") as root:
         for workload in workloads(args.quick):
