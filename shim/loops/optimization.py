@@ -60,9 +60,24 @@ _CLOSURE_FIRST = frozenset(
 _GLOBAL_STEP_PRE_HOOKS: dict[Any, Any] | None = getattr(_torch_optimizer, "_global_optimizer_pre_hooks", None)
 
 
+def _own_methods(base: type, names: tuple[str, ...]) -> dict[str, Any]:
+    return {name: getattr(base, name) for name in names}
+
+
+# shim's own implementations, kept at import: a method patched later on the base class itself (as `mock.patch.object`
+# does) is then seen as replaced, which comparing the instance's class with the base would miss
+_OWN_METHODS = {
+    Strategy: _own_methods(Strategy, _STRATEGY_STEP),
+    Precision: _own_methods(Precision, _PRECISION_STEP),
+    LightningOptimizer: _own_methods(LightningOptimizer, ("step",)),
+}
+
+
 def _keeps(instance: object, base: type, names: tuple[str, ...]) -> bool:
-    """Whether ``instance`` keeps ``base``'s implementation of every method in ``names``."""
-    return not any(is_overridden(name, instance, base) for name in names)
+    """Whether ``instance`` runs ``base``'s own implementation of every method in ``names``, as shim defines it."""
+    own = _OWN_METHODS[base]
+    assigned = getattr(instance, "__dict__", {})  # a method replaced on the instance itself
+    return all(name not in assigned and getattr(type(instance), name, None) is own[name] for name in names)
 
 
 def _detach(value: Any) -> Any:
@@ -217,11 +232,14 @@ class AutomaticOptimization:
         self._module = strategy._lightning_module
         self._precision = strategy.precision_plugin
         single = len(optimizers) == 1
+        torch_optimizer = optimizers[0]._optimizer if single else None
         self._closure_first = (
             single
-            and type(optimizers[0]._optimizer) in _CLOSURE_FIRST
+            and type(torch_optimizer) in _CLOSURE_FIRST
             and _GLOBAL_STEP_PRE_HOOKS is not None
-            and hasattr(optimizers[0]._optimizer, "_optimizer_step_pre_hooks")
+            and hasattr(torch_optimizer, "_optimizer_step_pre_hooks")
+            # torch's own `step`: not replaced on the instance, nor patched with a mock (which may not run a closure)
+            and not is_overridden("step", torch_optimizer, type(torch_optimizer))
         )
         self._direct = (
             single

@@ -1,10 +1,13 @@
 """Does a module, datamodule or callback define its own version of a hook?"""
 
+import sys
+
 __all__ = ["is_overridden"]
 
 
 def is_overridden(method_name: str, instance: object | None = None, parent: type | None = None) -> bool:
-    """Whether ``instance`` replaces ``parent``'s ``method_name``: in its class, or assigned on the instance itself.
+    """Whether ``instance`` replaces ``parent``'s ``method_name``: in its class, assigned on the instance itself, or
+    patched with a mock (on its class or on ``parent``).
 
     ``parent`` defaults to whichever of LightningModule, LightningDataModule or Callback ``instance`` is.
     """
@@ -14,7 +17,11 @@ def is_overridden(method_name: str, instance: object | None = None, parent: type
         parent = _default_parent(instance, method_name)
     if method_name in getattr(instance, "__dict__", ()):
         return True
-    return getattr(type(instance), method_name, None) is not getattr(parent, method_name, None)
+    method = getattr(type(instance), method_name, None)
+    mock = sys.modules.get("unittest.mock")  # only a program that imported it can hold a mock
+    if mock is not None and isinstance(method, mock.NonCallableMock):
+        return True  # patched with a mock, on the class or on the parent (which the comparison below would miss)
+    return method is not getattr(parent, method_name, None)
 
 
 def _default_parent(instance: object, method_name: str) -> type:

@@ -2,14 +2,17 @@
 calls between them) does what the layered path does, and any override of those methods takes the layered path."""
 
 from typing import Any
+from unittest import mock
 
 import pytest
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 import shim
+from shim.core.optimizer import LightningOptimizer
 from shim.plugins.precision import Precision
-from shim.strategies import SingleDeviceStrategy
+from shim.strategies import SingleDeviceStrategy, Strategy
+from shim.utilities.exceptions import MisconfigurationException
 
 _CALLBACK_HOOKS = (
     "on_train_batch_start",
@@ -154,6 +157,22 @@ def test_a_method_replaced_on_the_strategy_instance_is_called() -> None:
     assert calls == ["training_step"] * 3
 
 
+@pytest.mark.parametrize(
+    ("base", "name"),
+    [(Strategy, "backward"), (Strategy, "training_step"), (Precision, "backward"), (LightningOptimizer, "step")],
+)
+def test_a_method_patched_on_shims_base_class_is_called(base: type, name: str) -> None:
+    # `mock.patch.object` on the base class: the instance's class then still looks like the base, method for method
+    original = getattr(base, name)
+    trainer = shim.Trainer(
+        max_epochs=1, logger=False, enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False
+    )
+    data = DataLoader(TensorDataset(torch.randn(6, 4), torch.randn(6, 1)), batch_size=2)
+    with mock.patch.object(base, name, autospec=True, side_effect=original) as patched:
+        trainer.fit(_Module(), data)
+    assert patched.call_count == 3
+
+
 class _OrderModule(_Module):
     """Records when ``training_step`` runs, and whether gradients were enabled for it."""
 
@@ -197,6 +216,36 @@ def test_global_step_pre_hooks_run_before_the_closure() -> None:
     finally:
         handle.remove()
     assert events == ["global_pre_hook", "training_step(grad=True)"] * 2
+
+
+def test_a_step_replaced_on_the_optimizer_instance_gets_the_closure() -> None:
+    events: list[str] = []
+
+    class Replacing(shim.Callback):
+        def on_train_start(self, trainer: Any, pl_module: Any) -> None:
+            optimizer = trainer.optimizers[0]
+            original = optimizer.step
+
+            def step(closure: Any = None) -> Any:
+                events.append(f"step(closure={'yes' if closure is not None else 'no'})")
+                return original(closure)
+
+            optimizer.step = step
+
+    _fit_recording(events, [Replacing()])
+    assert events == ["step(closure=yes)", "training_step(grad=True)"] * 2
+
+
+def test_a_mocked_optimizer_step_that_skips_the_closure_is_an_error() -> None:
+    # as in Lightning: a `step` that never calls the closure leaves training_step unrun, which the loop reports
+    events: list[str] = []
+    with (
+        mock.patch.object(torch.optim.SGD, "step") as step,
+        pytest.raises(MisconfigurationException, match="did not run the closure"),
+    ):
+        _fit_recording(events, [])
+    assert step.call_count == 1
+    assert events == []
 
 
 def test_training_step_runs_with_gradients_when_a_hook_disabled_them() -> None:

@@ -1,3 +1,5 @@
+from unittest import mock
+
 import pytest
 
 from shim import Callback, LightningDataModule, LightningModule
@@ -45,3 +47,45 @@ def test_unknown_instance_without_parent_names_the_type():
     with pytest.raises(ValueError, match="is_overridden\\('forward'\\).*object"):
         is_overridden("forward", object())
     assert not is_overridden("forward", object(), object)
+
+
+def test_a_hook_patched_with_a_mock_counts_even_on_the_parent():
+    with mock.patch.object(Callback, "on_train_end") as patched:
+        assert is_overridden("on_train_end", CountingCallback())
+        assert is_overridden("on_train_end", Callback())
+    assert not patched.called
+    assert not is_overridden("on_train_end", CountingCallback())
+    with mock.patch.object(Model, "validation_step"):
+        assert is_overridden("validation_step", Model())
+
+
+def test_a_module_hook_patched_on_lightning_module_is_called_by_fit():
+    import torch
+    from torch.utils.data import DataLoader, TensorDataset
+
+    import shim
+
+    class Regression(LightningModule):
+        def __init__(self):
+            super().__init__()
+            self.layer = torch.nn.Linear(2, 1)
+
+        def training_step(self, batch, batch_idx):
+            x, y = batch
+            return torch.nn.functional.mse_loss(self.layer(x), y)
+
+        def configure_optimizers(self):
+            return torch.optim.SGD(self.parameters(), lr=0.1)
+
+    trainer = shim.Trainer(
+        max_epochs=1, logger=False, enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+        callbacks=[CountingCallback()],
+    )  # fmt: skip
+    data = DataLoader(TensorDataset(torch.randn(6, 2), torch.randn(6, 1)), batch_size=2)
+    with (
+        mock.patch.object(LightningModule, "on_train_batch_end") as hook,
+        mock.patch.object(Callback, "on_train_batch_start") as callback_hook,
+    ):
+        trainer.fit(Regression(), data)
+    assert hook.call_count == 3
+    assert callback_hook.call_count == 3
