@@ -20,14 +20,18 @@ Every timed run builds a fresh model from the same seed and times only the ``fit
 hand-written loop). Each variant runs once untimed first: that warms it up and its final weights (or validation
 loss) are compared with the hand-written loop's, so all variants are known to do the same work. Then the variants
 are timed interleaved (hand, shim, lightning, hand, shim, lightning, ...), each at two lengths, N and 2N batches.
-The per-step figure is ``(t(2N) - t(N)) / N``, which cancels the constant setup cost of a ``fit`` call; that setup
-cost is reported separately as ``t(N) - N * per_step``, next to the plain ``t(2N) / 2N``. The tables show the median,
-min and max over the repeats, the ratios of the medians and, less sensitive to load from other processes, the median
-of the ratios within each repeat. The hand-written loop is timed a second time, last in each round, as ``control``:
-its ratio to the first is the noise floor of the run, the distance from 1 that two timings of the same code reach
-here, so a shim/hand ratio closer to a target than that is not resolved by the run. All runs use one intra-op thread
-and the CPU; output (progress bars, log messages) is sent to an in-memory buffer while the frameworks run, and
-Python warnings are ignored.
+The per-step figure is timed inside the runs: every loader collates through one function that notes the time each
+batch starts, and the time from batch 10 to the last batch of a run, over the steps in between, is whole steps of
+whatever the variant does per step (logging, bar updates and checkpoint checks included), without the constant cost
+of starting and ending a ``fit`` call. A repeat's figure pools its two runs. ``(t(2N) - t(N)) / N``, the earlier
+figure, is shown next to it: it cancels the constant cost too, but as the difference of two whole runs it carries
+the noise of both. The constant cost is reported as ``t(N) - N * per_step``, next to the plain ``t(2N) / 2N``. The
+tables show the median, min and max over the repeats, the ratios of the medians and, less sensitive to load from
+other processes, the median of the ratios within each repeat. The hand-written loop is timed a second time, last in
+each round, as ``control``: its ratio to the first is the noise floor of the run, the distance from 1 that two
+timings of the same code reach here, so a shim/hand ratio closer to a target than that is not resolved by the run.
+All runs use one intra-op thread and the CPU; output (progress bars, log messages) is sent to an in-memory buffer
+while the frameworks run, and Python warnings are ignored.
 
 Usage: ``python bench/overhead.py [--repeats 5] [--quick] [--only tiny|tiny-defaults|validation|large|import]
 [--no-control]``.
@@ -61,7 +65,7 @@ import torch
 from stats import Stats  # bench/stats.py: these scripts run from this folder
 from torch import Tensor, nn
 from torch.nn import functional as F
-from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.data import DataLoader, TensorDataset, default_collate
 
 import shim
 
@@ -156,6 +160,24 @@ def make_module_class(base: type[Any]) -> type[Any]:
     return BenchModule
 
 
+# when each batch of the run in progress started to be collated: every variant's loader collates through
+# `stamped_collate`, so the time from an early batch to the last one is whole steps, timed from inside the run
+batch_times: list[float] = []
+WARMUP_BATCHES = 10  # left out of the in-run timing: the first steps also pay for first-call allocations
+
+
+def stamped_collate(samples: list[Any]) -> Any:
+    batch_times.append(time.perf_counter())
+    return default_collate(samples)
+
+
+def in_run_span() -> tuple[float, int]:
+    """Seconds from the collation of an early batch to that of the last one in the run just ended, and the steps
+    in between (whole steps: each variant's work between two batches, whatever it runs per step)."""
+    skip = min(WARMUP_BATCHES, (len(batch_times) - 2) // 2)
+    return batch_times[-1] - batch_times[skip], len(batch_times) - 1 - skip
+
+
 def make_loader(workload: Workload, batches: int) -> DataLoader:
     generator = torch.Generator().manual_seed(DATA_SEED)
     samples = batches * workload.batch_size
@@ -164,7 +186,8 @@ def make_loader(workload: Workload, batches: int) -> DataLoader:
         y = torch.randint(0, workload.sizes[-1], (samples,), generator=generator)
     else:
         y = torch.randn(samples, workload.sizes[-1], generator=generator)
-    return DataLoader(TensorDataset(x, y), batch_size=workload.batch_size, shuffle=False)
+    dataset = TensorDataset(x, y)
+    return DataLoader(dataset, batch_size=workload.batch_size, shuffle=False, collate_fn=stamped_collate)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -298,8 +321,19 @@ def variants(control: bool) -> dict[str, Runner]:
 # measuring
 # ----------------------------------------------------------------------------------------------------------------
 @dataclass
+class Repeat:
+    """One repeat of one variant: the run of N batches and the run of 2N."""
+
+    t_short: float  # seconds of the N-batch call
+    t_long: float  # seconds of the 2N-batch call
+    span: float  # seconds between the first and last timed batch of both runs together
+    steps: int  # the steps in `span`
+
+
+@dataclass
 class VariantTiming:
-    per_step: Stats  # seconds per step, from t(2N) - t(N)
+    per_step: Stats  # seconds per step, timed inside the runs (`span / steps` of each repeat)
+    by_difference: Stats  # seconds per step, (t(2N) - t(N)) / N
     total_per_step: Stats  # seconds per step, t(2N) / 2N
     fixed: Stats  # seconds of constant cost per call, t(N) - N * per_step
     samples: list[float]  # the per-step seconds of each repeat, in order
@@ -340,20 +374,27 @@ def check_and_warm_up(workload: Workload, runners: dict[str, Runner], loader: Da
 def time_workload(workload: Workload, runners: dict[str, Runner], repeats: int, root: str) -> WorkloadResult:
     short, long = make_loader(workload, workload.batches), make_loader(workload, 2 * workload.batches)
     result = check_and_warm_up(workload, runners, short, root)
-    pairs: dict[str, list[tuple[float, float]]] = {name: [] for name in runners}
+    repeats_of: dict[str, list[Repeat]] = {name: [] for name in runners}
     for _ in range(repeats):
         for name, runner in runners.items():
-            pairs[name].append((runner(workload, short, root).seconds, runner(workload, long, root).seconds))
-    result.timings = {name: summarize(values, workload.batches) for name, values in pairs.items()}
+            batch_times.clear()
+            t_short = runner(workload, short, root).seconds
+            short_span, short_steps = in_run_span()
+            batch_times.clear()
+            t_long = runner(workload, long, root).seconds
+            long_span, long_steps = in_run_span()
+            repeats_of[name].append(Repeat(t_short, t_long, short_span + long_span, short_steps + long_steps))
+    result.timings = {name: summarize(values, workload.batches) for name, values in repeats_of.items()}
     return result
 
 
-def summarize(pairs: Sequence[tuple[float, float]], batches: int) -> VariantTiming:
-    per_step = [(t_long - t_short) / batches for t_short, t_long in pairs]
+def summarize(repeats: Sequence[Repeat], batches: int) -> VariantTiming:
+    per_step = [r.span / r.steps for r in repeats]
     return VariantTiming(
         per_step=Stats.of(per_step),
-        total_per_step=Stats.of([t_long / (2 * batches) for _, t_long in pairs]),
-        fixed=Stats.of([2 * t_short - t_long for t_short, t_long in pairs]),  # t(N) - N * per_step
+        by_difference=Stats.of([(r.t_long - r.t_short) / batches for r in repeats]),
+        total_per_step=Stats.of([r.t_long / (2 * batches) for r in repeats]),
+        fixed=Stats.of([r.t_short - batches * step for r, step in zip(repeats, per_step, strict=True)]),
         samples=per_step,
     )
 
@@ -447,13 +488,14 @@ def print_workload(result: WorkloadResult) -> None:
         print(f"   {name} vs hand: {what} equal: {verdict}")
     print(
         f"   {'variant':<10} {f'us/{unit} median':>16} {'min':>10} {'max':>10}"
-        f" {f't(2N)/2N us/{unit}':>18} {'fixed ms':>10}"
+        f" {'(t(2N)-t(N))/N':>15} {f't(2N)/2N us/{unit}':>18} {'fixed ms':>10}"
     )
     for name, timing in result.timings.items():
         step = timing.per_step
         print(
-            f"   {name:<10} {us(step.median):>16} {us(step.low):>10} {us(step.high):>10} "
-            f"{us(timing.total_per_step.median):>18} {ms(timing.fixed.median):>10}"
+            f"   {name:<10} {us(step.median):>16} {us(step.low):>10} {us(step.high):>10}"
+            f" {us(timing.by_difference.median):>15} {us(timing.total_per_step.median):>18}"
+            f" {ms(timing.fixed.median):>10}"
         )
     hand, shim_t, light = (result.timings.get(name) for name in ("hand", "shim", "lightning"))
     print(
@@ -473,7 +515,7 @@ def print_workload(result: WorkloadResult) -> None:
 
 
 def print_summary(results: Sequence[WorkloadResult]) -> None:
-    print("\n== summary (median us per step or per validation batch, from t(2N) - t(N))")
+    print("\n== summary (median us per step or per validation batch, timed inside the runs)")
     print(
         f"   {'workload':<14} {'hand':>9} {'shim':>9} {'lightning':>10} {'shim/hand':>10} {'light/hand':>11}"
         f" {'shim/light':>11} {'control/hand':>13}  weights equal"

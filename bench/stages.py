@@ -11,11 +11,11 @@ boundary of a step, in the same places for both:
 * ``optimizer.zero_grad``, ``loss.backward`` and ``optimizer.step`` start and end.
 
 The hand-written loop runs in Lightning's order (forward, ``zero_grad``, ``backward``, ``step``), so each of its
-stages lines up with shim's. The stamps are wrappers around the same calls in both variants, so they cost both the
-same. The stages ``between`` torch's calls hold the loop's own code: for the hand loop its ``for`` statement and the
-DataLoader's bookkeeping around the collate call, for shim the same plus shim's code, so their difference is what
-shim runs. The ``torch`` stages do the same torch work in both, so a difference there is shim's indirect cost (its
-code evicting torch's from the caches), or noise.
+stages lines up with shim's. The stamps are wrappers around the same calls in both variants (on the classes: see
+``stamped_methods``), so they cost both the same. The stages ``between`` torch's calls hold the loop's own code: for
+the hand loop its ``for`` statement and the DataLoader's bookkeeping around the collate call, for shim the same plus
+shim's code, so their difference is what shim runs. The ``torch`` stages do the same torch work in both, so a
+difference there is shim's indirect cost (its code evicting torch's from the caches), or noise.
 
 How
 ---
@@ -105,47 +105,49 @@ def build_net() -> nn.Sequential:
     return nn.Sequential(nn.Linear(32, 64), nn.ReLU(), nn.Linear(64, 1))
 
 
-def stamped_optimizer(net: nn.Module) -> torch.optim.SGD:
-    """SGD whose ``zero_grad`` and ``step`` stamp their start and end (wrapped on the instance)."""
-    optimizer = torch.optim.SGD(net.parameters(), lr=LR)
-    zero_grad, step = optimizer.zero_grad, optimizer.step
+@contextlib.contextmanager
+def stamped_methods() -> Iterator[None]:
+    """``SGD.zero_grad``, ``SGD.step`` and ``Tensor.backward`` stamp their start and end while the context is open.
 
-    def stamped_zero_grad(set_to_none: bool = True) -> None:
+    The wrappers go on the classes, as both variants call these methods, and not on an optimizer instance: shim
+    passes the closure to a ``step`` replaced on the instance instead of running it first, which would time another
+    path. ``SGD.step`` is wrapped after torch has added its hook handling to it (on the first SGD made), so ``step``
+    includes that handling, and the wrapper is marked as handled so that torch does not wrap it again.
+    """
+    torch.optim.SGD([torch.zeros(1, requires_grad=True)])  # torch wraps `SGD.step` with its hook handling once
+    zero_grad, step, backward = torch.optim.SGD.zero_grad, torch.optim.SGD.step, Tensor.backward
+
+    def stamped_zero_grad(self: torch.optim.SGD, set_to_none: bool = True) -> None:
         stamp(5)
-        zero_grad(set_to_none)
+        zero_grad(self, set_to_none)
         stamp(6)
 
-    def stamped_step(closure: Callable[[], Any] | None = None) -> Any:
-        stamp(9)
-        result = step(closure)
-        stamp(10)
-        return result
-
-    optimizer.zero_grad = stamped_zero_grad  # type: ignore[method-assign]
-    optimizer.step = stamped_step  # type: ignore[method-assign]
-    return optimizer
-
-
-@contextlib.contextmanager
-def stamped_backward() -> Iterator[None]:
-    """``Tensor.backward`` stamps its start and end while the context is open (both variants call it)."""
-    backward = Tensor.backward
-
-    def wrapper(self: Tensor, *args: Any, **kwargs: Any) -> None:
+    def stamped_backward(self: Tensor, *args: Any, **kwargs: Any) -> None:
         stamp(7)
         backward(self, *args, **kwargs)
         stamp(8)
 
-    Tensor.backward = wrapper  # type: ignore[method-assign]
+    def stamped_step(self: torch.optim.SGD, closure: Callable[[], Any] | None = None) -> Any:
+        stamp(9)
+        result = step(self, closure)
+        stamp(10)
+        return result
+
+    stamped_step.hooked = True  # type: ignore[attr-defined]  # the mark torch leaves on a step it wrapped
+    torch.optim.SGD.zero_grad = stamped_zero_grad  # type: ignore[method-assign]
+    torch.optim.SGD.step = stamped_step  # type: ignore[method-assign]
+    Tensor.backward = stamped_backward  # type: ignore[method-assign]
     try:
         yield
     finally:
+        torch.optim.SGD.zero_grad = zero_grad  # type: ignore[method-assign]
+        torch.optim.SGD.step = step  # type: ignore[method-assign]
         Tensor.backward = backward  # type: ignore[method-assign]
 
 
 def run_hand(loader: DataLoader, root: str) -> nn.Module:
     net = build_net()
-    optimizer = stamped_optimizer(net)
+    optimizer = torch.optim.SGD(net.parameters(), lr=LR)
     net.train()
     for x, y in loader:
         stamp(2)
@@ -173,7 +175,7 @@ class Module(shim.LightningModule):
         return loss
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
-        return stamped_optimizer(self)
+        return torch.optim.SGD(self.parameters(), lr=LR)
 
 
 def shim_runner(defaults: bool) -> Callable[[DataLoader, str], nn.Module]:
@@ -217,7 +219,7 @@ def main() -> None:
     samples: dict[str, dict[int, list[float]]] = {name: {} for name in runners}
     print(f"stages of a training step: tiny MLP 32-64-1, batch 64, {args.batches} batches, {args.repeats} repeats")
     print(f"python {sys.version.split()[0]}   torch {torch.__version__}   shim {shim.__version__}")
-    with tempfile.TemporaryDirectory(prefix="shim-stages-") as root, stamped_backward():
+    with tempfile.TemporaryDirectory(prefix="shim-stages-") as root, stamped_methods():
         nets = {name: runner(loader, root) for name, runner in runners.items()}  # warm-up and weight check
         for name, net in nets.items():
             same = all(torch.equal(a, b) for a, b in zip(nets["hand"].parameters(), net.parameters(), strict=True))
