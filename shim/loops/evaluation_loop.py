@@ -1,7 +1,9 @@
 """``EvaluationLoop``: one pass over the validation or test data loaders, in order, with its hooks and metrics."""
 
 from collections import ChainMap
+from collections.abc import Callable
 from contextlib import AbstractContextManager
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -9,6 +11,8 @@ from torch import nn
 
 from shim.loops.fetcher import BatchFetcher
 from shim.loops.progress import BatchProgress
+from shim.plugins.precision.precision import _NO_CONTEXT, Precision
+from shim.strategies.strategy import Strategy
 from shim.trainer.data import (
     DataSource,
     add_worker_seeding,
@@ -21,12 +25,20 @@ from shim.trainer.distributed_sampler import distribute_loader
 from shim.trainer.metrics import ResultCollection
 from shim.trainer.states import RunningStage, TrainerFn
 from shim.utilities.apply_func import convert_tensors_to_scalars
+from shim.utilities.model_helpers import own_methods, runs_own_methods
 from shim.utilities.signature import is_param_in_hook_signature
 
 if TYPE_CHECKING:
     from shim.trainer.trainer import Trainer
 
 __all__ = ["EvaluationLoop"]
+
+# the methods a validation or test batch goes through on its way to the module's step; when the strategy and the
+# precision plugin run shim's own, the loop calls the module's step in the empty context they would give it
+_EVAL_STEP = {
+    stage: (own_methods(Strategy, (f"{stage}_step", "_step")), own_methods(Precision, (context, "forward_context")))
+    for stage, context in (("validation", "val_step_context"), ("test", "test_step_context"))
+}
 
 
 class ModuleModes:
@@ -157,31 +169,53 @@ class EvaluationLoop:
         store = trainer._metrics
         progress = self.batch_progress
         prefix = self._hook_prefix
-        step = trainer.strategy.test_step if self._testing else trainer.strategy.validation_step
         # decided once per loader, not per batch
+        strategy = trainer.strategy
+        stage = "test" if self._testing else "validation"
+        own_strategy, own_precision = _EVAL_STEP[stage]
+        step: Callable[[tuple[Any, ...]], Any]
+        if runs_own_methods(strategy, own_strategy) and runs_own_methods(strategy.precision_plugin, own_precision):
+            step = partial(strategy._step, f"{stage}_step", _NO_CONTEXT)  # what `Strategy.<stage>_step` does here
+        else:
+            layered = getattr(strategy, f"{stage}_step")
+
+            def layered_step(args: tuple[Any, ...]) -> Any:
+                return layered(*args)
+
+            step = layered_step
         start_hook, end_hook = f"on_{prefix}_batch_start", f"on_{prefix}_batch_end"
         step_end = f"{prefix}_step_end" if trainer._module_overrides(f"{prefix}_step_end") else None
         keep_outputs = trainer._module_overrides(f"{prefix}_epoch_end")
         sanity = trainer.sanity_checking
         log_idx = dataloader_idx if multiple else None
         seen = self._seen_batches_per_dataloader.get(dataloader_idx, 0)
+        # as in the training loop, what runs for every batch is written out: the batch counters are incremented in
+        # place, and the batch hooks and the transfer are skipped at the call site when nothing would run
+        total, current, silent = progress.total, progress.current, hooks.silent
         for batch_idx, batch in enumerate(fetcher):
             progress.is_last_batch = fetcher.done
-            batch = trainer._transfer_batch(batch, dataloader_idx)
+            if trainer._needs_batch_transfer:
+                batch = trainer._transfer_batch(batch, dataloader_idx)
             hook_args: tuple[Any, ...] = (batch, batch_idx, dataloader_idx) if multiple else (batch, batch_idx)
-            progress.increment_ready()
+            total.ready += 1
+            current.ready += 1
             store.on_batch_start(batch, log_idx)
-            hooks.call(start_hook, *hook_args)
-            progress.increment_started()
-            output = step(*hook_args) if takes_batch_idx else step(batch, *hook_args[2:])
+            if start_hook not in silent:
+                hooks.call(start_hook, *hook_args)
+            total.started += 1
+            current.started += 1
+            output = step(hook_args if takes_batch_idx else (batch, *hook_args[2:]))
             if step_end is not None:  # Lightning 1.x hook
                 output = hooks.module(step_end, output)
             if keep_outputs and output is not None:
                 self._epoch_outputs[dataloader_idx].append(output)
-            progress.increment_processed()
-            hooks.call(end_hook, output, *hook_args)
+            total.processed += 1
+            current.processed += 1
+            if end_hook not in silent:
+                hooks.call(end_hook, output, *hook_args)
             store.on_batch_end()
-            progress.increment_completed()
+            total.completed += 1
+            current.completed += 1
             if not sanity:
                 self._has_run = True
                 store.update_eval_step_metrics(seen)

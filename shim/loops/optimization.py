@@ -24,24 +24,28 @@ from shim.loops.progress import OptimizationProgress, Progress, ReadyCompletedTr
 from shim.plugins.precision.precision import _NO_CONTEXT, Precision
 from shim.strategies.strategy import Strategy
 from shim.utilities.exceptions import MisconfigurationException
-from shim.utilities.model_helpers import is_overridden
+from shim.utilities.model_helpers import is_overridden, own_methods, runs_own_methods
 from shim.utilities.rank_zero import rank_zero_warn
 
 if TYPE_CHECKING:
     from shim.trainer.trainer import Trainer
 
 # the methods a batch goes through between the loop and the torch optimizer; when the strategy, the precision plugin
-# and the optimizer wrapper all keep shim's own, the loop does what they would do without the calls between them
-_STRATEGY_STEP = ("optimizer_step", "training_step", "backward", "_step")
-_PRECISION_STEP = (
-    "optimizer_step",
-    "_wrap_closure",
-    "train_step_context",
-    "forward_context",
-    "pre_backward",
-    "backward",
-    "post_backward",
+# and the optimizer wrapper all run shim's own, the loop does what they would do without the calls between them
+_STRATEGY_STEP = own_methods(Strategy, ("optimizer_step", "training_step", "backward", "_step"))
+_PRECISION_STEP = own_methods(
+    Precision,
+    (
+        "optimizer_step",
+        "_wrap_closure",
+        "train_step_context",
+        "forward_context",
+        "pre_backward",
+        "backward",
+        "post_backward",
+    ),
 )
+_OPTIMIZER_STEP = own_methods(LightningOptimizer, ("step",))
 
 
 # torch's optimizers whose `step(closure)` calls the closure once, under `torch.enable_grad()`, before anything
@@ -58,26 +62,6 @@ _CLOSURE_FIRST = frozenset(
 
 # torch's global step pre-hooks (None if this torch keeps them elsewhere: the closure then always runs inside step)
 _GLOBAL_STEP_PRE_HOOKS: dict[Any, Any] | None = getattr(_torch_optimizer, "_global_optimizer_pre_hooks", None)
-
-
-def _own_methods(base: type, names: tuple[str, ...]) -> dict[str, Any]:
-    return {name: getattr(base, name) for name in names}
-
-
-# shim's own implementations, kept at import: a method patched later on the base class itself (as `mock.patch.object`
-# does) is then seen as replaced, which comparing the instance's class with the base would miss
-_OWN_METHODS = {
-    Strategy: _own_methods(Strategy, _STRATEGY_STEP),
-    Precision: _own_methods(Precision, _PRECISION_STEP),
-    LightningOptimizer: _own_methods(LightningOptimizer, ("step",)),
-}
-
-
-def _keeps(instance: object, base: type, names: tuple[str, ...]) -> bool:
-    """Whether ``instance`` runs ``base``'s own implementation of every method in ``names``, as shim defines it."""
-    own = _OWN_METHODS[base]
-    assigned = getattr(instance, "__dict__", {})  # a method replaced on the instance itself
-    return all(name not in assigned and getattr(type(instance), name, None) is own[name] for name in names)
 
 
 def _detach(value: Any) -> Any:
@@ -174,7 +158,7 @@ class Closure:
         """What calling the closure does, returning the whole result (the loop's own calls use this)."""
         loop = self._loop
         trainer = loop.trainer
-        if loop._direct:  # the precision plugin's step context is the empty one: `_STRATEGY_STEP` keeps it
+        if loop._direct:  # the precision plugin's step context is the empty one: `_PRECISION_STEP` keeps it
             output = trainer.strategy._step("training_step", _NO_CONTEXT, self._step_args)
         else:
             output = trainer.strategy.training_step(*self._step_args)
@@ -243,9 +227,9 @@ class AutomaticOptimization:
         )
         self._direct = (
             single
-            and _keeps(strategy, Strategy, _STRATEGY_STEP)
-            and _keeps(self._precision, Precision, _PRECISION_STEP)
-            and _keeps(optimizers[0], LightningOptimizer, ("step",))
+            and runs_own_methods(strategy, _STRATEGY_STEP)
+            and runs_own_methods(self._precision, _PRECISION_STEP)
+            and runs_own_methods(optimizers[0], _OPTIMIZER_STEP)
         )
 
     def _backward(self, loss: Tensor) -> None:

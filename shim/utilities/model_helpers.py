@@ -1,6 +1,8 @@
 """Does a module, datamodule or callback define its own version of a hook?"""
 
 import sys
+from collections.abc import Mapping
+from typing import Any
 
 __all__ = ["is_overridden"]
 
@@ -36,3 +38,19 @@ def _default_parent(instance: object, method_name: str) -> type:
         f"is_overridden({method_name!r}) got an instance of {type(instance).__name__}: pass `parent`, or an instance"
         " of LightningModule, LightningDataModule or Callback"
     )
+
+
+def own_methods(base: type, names: tuple[str, ...]) -> dict[str, Any]:
+    """``base``'s implementations of the methods ``names``, to compare with later (see ``runs_own_methods``)."""
+    return {name: getattr(base, name) for name in names}
+
+
+def runs_own_methods(instance: object, own: Mapping[str, Any]) -> bool:
+    """Whether ``instance`` runs the implementations in ``own`` (from ``own_methods``, taken at import).
+
+    Not if a method is replaced on the instance, in its class, or on the base class itself after ``own`` was taken
+    (as ``mock.patch.object`` does), which comparing the instance's class with the base would miss.
+    """
+    assigned = getattr(instance, "__dict__", {})
+    cls = type(instance)
+    return all(name not in assigned and getattr(cls, name, None) is method for name, method in own.items())
