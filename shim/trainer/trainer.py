@@ -49,7 +49,7 @@ from shim.utilities.argparse import (
     parse_argparser,
 )
 from shim.utilities.exceptions import MisconfigurationException
-from shim.utilities.model_helpers import is_overridden
+from shim.utilities.model_helpers import is_overridden, own_methods, runs_own_methods
 from shim.utilities.rank_zero import PossibleUserWarning, rank_zero_deprecation, rank_zero_info, rank_zero_warn
 from shim.utilities.seed import isolate_rng
 
@@ -58,6 +58,7 @@ log = logging.getLogger(__name__)
 __all__ = ["Trainer"]
 
 _BATCH_HOOKS = ("on_before_batch_transfer", "transfer_batch_to_device", "on_after_batch_transfer")
+_OWN_CONVERT_INPUT = own_methods(Precision, ("convert_input",))  # the base plugin leaves the batch as it is
 
 
 class Trainer:
@@ -709,7 +710,7 @@ class Trainer:
         overridden = any(
             self._module_overrides(h) or is_overridden(h, self.datamodule, LightningDataModule) for h in _BATCH_HOOKS
         )
-        precision_converts = type(self.precision_plugin).convert_input is not Precision.convert_input
+        precision_converts = not runs_own_methods(self.precision_plugin, _OWN_CONVERT_INPUT)
         # on the CPU with no hook overridden the transfer is an identity: skip its recursion on every batch
         self._needs_batch_transfer = overridden or precision_converts or self.strategy.root_device.type != "cpu"
 

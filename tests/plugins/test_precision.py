@@ -467,3 +467,37 @@ def test_checkpoint_scaler_key_matches_lightning(lightning: ModuleType, tmp_path
         keys[pkg.__name__] = {k: v for k, v in checkpoint.items() if k == "MixedPrecision"}
     assert keys["shim"] == keys["pytorch_lightning"]
     assert keys["shim"]["MixedPrecision"]["scale"] == _INIT_SCALE / 2
+
+
+@pytest.mark.parametrize("where", ["instance", "base class"])
+def test_convert_input_replaced_on_the_plugin_or_its_base_is_applied_on_cpu(
+    where: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # on the CPU with nothing overridden the batch transfer is skipped; a replaced `convert_input` must still run
+    seen: list[torch.dtype] = []
+
+    def convert_input(self: Precision, data: Any) -> Any:
+        seen.append(data[0].dtype)
+        return [data[0].double(), data[1].double()]
+
+    class Model(shim.LightningModule):
+        def __init__(self) -> None:
+            super().__init__()
+            self.layer = nn.Linear(2, 1).double()
+
+        def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+            assert batch[0].dtype == torch.float64
+            return nn.functional.mse_loss(self.layer(batch[0]), batch[1])
+
+        def configure_optimizers(self) -> torch.optim.Optimizer:
+            return torch.optim.SGD(self.parameters(), lr=0.1)
+
+    trainer = shim.Trainer(
+        max_epochs=1, logger=False, enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False
+    )
+    if where == "instance":
+        monkeypatch.setattr(trainer.precision_plugin, "convert_input", convert_input.__get__(trainer.precision_plugin))
+    else:
+        monkeypatch.setattr(Precision, "convert_input", convert_input)
+    trainer.fit(Model(), DataLoader(TensorDataset(torch.randn(4, 2), torch.randn(4, 1)), batch_size=2))
+    assert seen == [torch.float32, torch.float32]
