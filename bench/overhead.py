@@ -171,11 +171,13 @@ def stamped_collate(samples: list[Any]) -> Any:
     return default_collate(samples)
 
 
-def in_run_span() -> tuple[float, int]:
-    """Seconds from the collation of an early batch to that of the last one in the run just ended, and the steps
-    in between (whole steps: each variant's work between two batches, whatever it runs per step)."""
+def timed_run(runner: Runner, workload: Workload, loader: DataLoader, root: str) -> tuple[float, float, int]:
+    """One run: the seconds of the whole call, then the seconds from the collation of an early batch to that of
+    the last one and the steps in between (whole steps: each variant's work between two batches)."""
+    batch_times.clear()
+    seconds = runner(workload, loader, root).seconds
     skip = min(WARMUP_BATCHES, (len(batch_times) - 2) // 2)
-    return batch_times[-1] - batch_times[skip], len(batch_times) - 1 - skip
+    return seconds, batch_times[-1] - batch_times[skip], len(batch_times) - 1 - skip
 
 
 def make_loader(workload: Workload, batches: int) -> DataLoader:
@@ -377,12 +379,8 @@ def time_workload(workload: Workload, runners: dict[str, Runner], repeats: int, 
     repeats_of: dict[str, list[Repeat]] = {name: [] for name in runners}
     for _ in range(repeats):
         for name, runner in runners.items():
-            batch_times.clear()
-            t_short = runner(workload, short, root).seconds
-            short_span, short_steps = in_run_span()
-            batch_times.clear()
-            t_long = runner(workload, long, root).seconds
-            long_span, long_steps = in_run_span()
+            t_short, short_span, short_steps = timed_run(runner, workload, short, root)
+            t_long, long_span, long_steps = timed_run(runner, workload, long, root)
             repeats_of[name].append(Repeat(t_short, t_long, short_span + long_span, short_steps + long_steps))
     result.timings = {name: summarize(values, workload.batches) for name, values in repeats_of.items()}
     return result

@@ -117,7 +117,7 @@ def stamped_methods() -> Iterator[None]:
     torch.optim.SGD([torch.zeros(1, requires_grad=True)])  # torch wraps `SGD.step` with its hook handling once
     zero_grad, step, backward = torch.optim.SGD.zero_grad, torch.optim.SGD.step, Tensor.backward
 
-    def stamped_zero_grad(self: torch.optim.SGD, set_to_none: bool = True) -> None:
+    def stamped_zero_grad(self: torch.optim.Optimizer, set_to_none: bool = True) -> None:
         stamp(5)
         zero_grad(self, set_to_none)
         stamp(6)
