@@ -446,7 +446,8 @@ class LightningModule(_DeviceDtypeMixin, HyperparametersMixin, ModelHooks, DataH
                 value = value.squeeze()
         elif isinstance(value, numbers.Number):
             value = torch.tensor(value, device=self.device, dtype=torch.get_default_dtype())
-        if store.should_reset_tensors(fx):
+        if store.current_fx != fx and store.first_loop_iter in (None, True):
+            # the first value from this hook in an epoch's first batch (or outside the batches): its old ones go
             results.reset(metrics=False, fx=fx)
         if item is not None:
             results.record(item, value if enable_graph else value.detach(), batch_size)

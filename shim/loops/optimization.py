@@ -75,14 +75,37 @@ def _detach(value: Any) -> Any:
 
 
 class ClosureResult:
-    """What ``training_step`` returned: the (accumulation-normalised) loss to backpropagate and the extras."""
+    """What ``training_step`` returned: the (accumulation-normalised) loss to backpropagate and the extras.
+
+    Made from the step's ``output``: a loss tensor, a dict with the loss under ``"loss"`` and extras (kept
+    detached), or None to skip the batch; the loss is divided by ``normalize`` (the accumulation window).
+    """
 
     __slots__ = ("closure_loss", "_loss", "extra")
 
-    def __init__(self, closure_loss: Tensor | None, extra: dict[str, Any] | None = None) -> None:
+    def __init__(self, output: Any, normalize: int = 1) -> None:
+        closure_loss: Tensor | None = None
+        self.extra: dict[str, Any] = {}
+        if isinstance(output, Tensor):
+            closure_loss = output
+        elif isinstance(output, Mapping):
+            closure_loss = output.get("loss")
+            if closure_loss is None:
+                raise MisconfigurationException(
+                    f"`training_step` returned a dict without a 'loss' key (keys: {sorted(output)}); under automatic"
+                    " optimization the dict must hold the loss to minimise under 'loss'."
+                )
+            self.extra = {k: _detach(v) for k, v in output.items() if k != "loss"}
+        elif output is not None:
+            raise MisconfigurationException(
+                f"`training_step` returned {type(output).__name__}; under automatic optimization it must return a"
+                " loss tensor, a dict with a 'loss' key, or None to skip the batch."
+            )
+        if closure_loss is not None and normalize != 1:
+            # not in place: the user may hold on to the tensor they returned (x / 1 would be x: skipped)
+            closure_loss = closure_loss / normalize
         self.closure_loss = closure_loss
         self._loss: Tensor | None = None
-        self.extra = extra if extra is not None else {}
 
     @property
     def loss(self) -> Tensor | None:
@@ -101,29 +124,6 @@ class ClosureResult:
         if loss is None:
             return {}
         return {"loss": loss, **self.extra} if self.extra else {"loss": loss}
-
-    @classmethod
-    def from_step_output(cls, output: Any, normalize: int) -> "ClosureResult":
-        closure_loss, extra = None, None
-        if isinstance(output, Tensor):
-            closure_loss = output
-        elif isinstance(output, Mapping):
-            closure_loss = output.get("loss")
-            if closure_loss is None:
-                raise MisconfigurationException(
-                    f"`training_step` returned a dict without a 'loss' key (keys: {sorted(output)}); under automatic"
-                    " optimization the dict must hold the loss to minimise under 'loss'."
-                )
-            extra = {k: _detach(v) for k, v in output.items() if k != "loss"}
-        elif output is not None:
-            raise MisconfigurationException(
-                f"`training_step` returned {type(output).__name__}; under automatic optimization it must return a"
-                " loss tensor, a dict with a 'loss' key, or None to skip the batch."
-            )
-        if closure_loss is not None and normalize != 1:
-            # not in place: the user may hold on to the tensor they returned (x / 1 would be x: skipped)
-            closure_loss = closure_loss / normalize
-        return cls(closure_loss, extra)
 
 
 class Closure:
@@ -156,28 +156,9 @@ class Closure:
 
     def run(self) -> ClosureResult:
         """What calling the closure does, returning the whole result (the loop's own calls use this)."""
-        loop = self._loop
-        trainer = loop.trainer
-        if loop._direct:  # the precision plugin's step context is the empty one: `_PRECISION_STEP` keeps it
-            output = trainer.strategy._step("training_step", _NO_CONTEXT, self._step_args)
-        else:
-            output = trainer.strategy.training_step(*self._step_args)
-        if loop._step_end:  # Lightning 1.x hook
-            output = trainer._hooks.module("training_step_end", output)
-        result = ClosureResult.from_step_output(output, trainer.accumulate_grad_batches)
-        loss = result.closure_loss
-        if loss is None:
-            rank_zero_warn("`training_step` returned `None`; the backward pass is skipped for this batch.")
-        if self._zero_grad_batch_idx is not None:
-            loop._zero_grad(self._zero_grad_batch_idx, self._optimizer)
-        if loss is not None and not loop._skip_backward:
-            if loop._direct:
-                loop._backward(loss)
-            else:
-                trainer.strategy.backward(loss, self._optimizer._optimizer)
-        self.result = result
-        if self._direct_step:
-            loop._precision._after_closure(loop._module, self._optimizer._optimizer)
+        self.result = result = self._loop._closure(
+            self._step_args, self._optimizer, self._zero_grad_batch_idx, self._direct_step
+        )
         return result
 
 
@@ -232,54 +213,89 @@ class AutomaticOptimization:
             and runs_own_methods(optimizers[0], _OPTIMIZER_STEP)
         )
 
-    def _backward(self, loss: Tensor) -> None:
-        """What ``Strategy.backward`` and ``Precision``'s backward methods do: the hooks around ``backward``."""
-        hooks = self.trainer._hooks
-        silent = hooks.silent
-        if "on_before_backward" not in silent:
-            hooks.call("on_before_backward", loss)
-        if self._custom_backward:
-            hooks.module("backward", loss)
+    def _closure(
+        self,
+        step_args: tuple[Any, ...],
+        optimizer: "LightningOptimizer",
+        zero_grad_batch_idx: int | None,
+        direct_step: bool,
+    ) -> ClosureResult:
+        """The closure's work: ``training_step``, ``zero_grad`` when ``zero_grad_batch_idx`` is given, ``backward``.
+
+        ``direct_step``: the torch optimizer steps next, without the precision plugin around it, so the hooks it
+        would run after the closure run here.
+        """
+        trainer = self.trainer
+        strategy = trainer.strategy
+        if self._direct:  # the precision plugin's step context is the empty one: `_PRECISION_STEP` keeps it
+            output = strategy._step("training_step", _NO_CONTEXT, step_args)
         else:
-            loss.backward()
-        if "on_after_backward" not in silent:
-            hooks.call("on_after_backward")
+            output = strategy.training_step(*step_args)
+        if self._step_end:  # Lightning 1.x hook
+            output = trainer._hooks.module("training_step_end", output)
+        result = ClosureResult(output, trainer.accumulate_grad_batches)
+        loss = result.closure_loss
+        if loss is None:
+            rank_zero_warn("`training_step` returned `None`; the backward pass is skipped for this batch.")
+        if zero_grad_batch_idx is not None:
+            self._zero_grad(zero_grad_batch_idx, optimizer)
+        if loss is not None and not self._skip_backward:
+            if self._direct:  # what `Strategy.backward` and the precision plugin's backward methods do
+                hooks = trainer._hooks
+                silent = hooks.silent
+                if "on_before_backward" not in silent:
+                    hooks.call("on_before_backward", loss)
+                if self._custom_backward:
+                    hooks.module("backward", loss)
+                else:
+                    loss.backward()
+                if "on_after_backward" not in silent:
+                    hooks.call("on_after_backward")
+            else:
+                strategy.backward(loss, optimizer._optimizer)
+        if direct_step:
+            self._precision._after_closure(self._module, optimizer._optimizer)
+        return result
 
     def run(
         self, optimizer: "LightningOptimizer", batch_idx: int, step_args: tuple[Any, ...], accumulating: bool
     ) -> ClosureResult:
         """Optimize one batch; what ``training_step`` returned (``outputs()`` makes the hooks' outputs from it)."""
-        zero_grad = not self._skip_backward and batch_idx % self.trainer.accumulate_grad_batches == 0
-        direct_step = self._direct and not accumulating and not self._custom_optimizer_step
-        closure = Closure(self, step_args, optimizer, batch_idx if zero_grad else None, direct_step)
-        if accumulating:
-            closure.run()
+        zero_grad_batch_idx = (
+            batch_idx if not self._skip_backward and batch_idx % self.trainer.accumulate_grad_batches == 0 else None
+        )
+        if accumulating:  # the closure's work without a step
+            return self._closure(step_args, optimizer, zero_grad_batch_idx, False)
+        # counters incremented in place, as in the epoch loop: once per batch, cheaper than method calls
+        step = self.optim_progress.optimizer.step
+        step.total.ready += 1
+        step.current.ready += 1
+        direct_step = self._direct and not self._custom_optimizer_step
+        torch_optimizer = optimizer._optimizer
+        result: ClosureResult | None
+        if (
+            direct_step
+            and self._closure_first
+            and not torch_optimizer._optimizer_step_pre_hooks  # these run before the closure in `step`
+            and not _GLOBAL_STEP_PRE_HOOKS
+            and torch.is_grad_enabled()  # `step` enables gradients for the closure
+        ):
+            # what LightningOptimizer.step, the strategy, the precision plugin and then `step(closure)` would do,
+            # without the `enable_grad` context around the closure (no closure object is needed)
+            result = self._closure(step_args, optimizer, zero_grad_batch_idx, True)
+            torch_optimizer.step()
         else:
-            # counters incremented in place, as in the epoch loop: once per batch, cheaper than method calls
-            step = self.optim_progress.optimizer.step
-            step.total.ready += 1
-            step.current.ready += 1
+            closure = Closure(self, step_args, optimizer, zero_grad_batch_idx, direct_step)
             if self._custom_optimizer_step:
                 trainer = self.trainer
                 trainer._hooks.module("optimizer_step", trainer.current_epoch, batch_idx, optimizer, closure)
             elif direct_step:  # what LightningOptimizer.step, the strategy and the precision plugin would do
-                torch_optimizer = optimizer._optimizer
-                if (
-                    self._closure_first
-                    and not torch_optimizer._optimizer_step_pre_hooks  # these run before the closure in `step`
-                    and not _GLOBAL_STEP_PRE_HOOKS
-                    and torch.is_grad_enabled()  # `step` enables gradients for the closure
-                ):
-                    # what `step(closure)` does, without the `enable_grad` context around the closure
-                    closure.run()
-                    torch_optimizer.step()
-                else:
-                    torch_optimizer.step(closure=closure)  # type: ignore[arg-type]  # (hinted as returning float)
+                torch_optimizer.step(closure=closure)  # type: ignore[arg-type]  # (hinted as returning float)
             else:  # what LightningModule.optimizer_step does
                 optimizer.step(closure=closure)
-            step.total.completed += 1
-            step.current.completed += 1
-        result = closure.result
+            result = closure.result
+        step.total.completed += 1
+        step.current.completed += 1
         if result is None:
             raise MisconfigurationException(
                 "`optimizer_step` did not run the closure it was given: pass `optimizer_closure` on, as in"

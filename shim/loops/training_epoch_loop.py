@@ -48,6 +48,10 @@ class TrainingEpochLoop:
         # the step outputs handed to a Lightning 1.x `training_epoch_end(outputs)`, kept only when it exists
         self.epoch_outputs: list[Any] = []
         self._keep_outputs = False
+        # worked out once per epoch in `run`, read for every batch: the module's `automatic_optimization`, and
+        # whether this epoch validates at all (`should_check_val_epoch`)
+        self._automatic = True
+        self._validates_this_epoch = False
 
     @property
     def total_batch_idx(self) -> int:
@@ -76,7 +80,8 @@ class TrainingEpochLoop:
     def done(self) -> bool:
         if self.max_steps != -1 and self.global_step >= self.max_steps:
             return True
-        if self._num_ready_batches_reached():
+        progress = self.batch_progress  # `_num_ready_batches_reached` written out: this runs once per batch
+        if progress.current.ready == self.trainer.fit_loop.max_batches or progress.is_last_batch:
             return True
         trainer = self.trainer
         if trainer.should_stop:
@@ -106,6 +111,8 @@ class TrainingEpochLoop:
         self._takes_batch_idx = is_param_in_hook_signature(module.training_step, "batch_idx", min_args=2)
         self.automatic_optimization.on_run_start()
         self._keep_outputs = self.trainer._module_overrides("training_epoch_end")
+        self._automatic = module.automatic_optimization
+        self._validates_this_epoch = self.should_check_val_epoch()
         if resume is not None:
             self._accumulating = self.should_accumulate()
             if resume == "batch_end":
@@ -134,7 +141,10 @@ class TrainingEpochLoop:
             batch = trainer._transfer_batch(batch, 0)
         total.ready += 1
         current.ready += 1
-        self._accumulating = accumulating = self.should_accumulate()
+        # `should_accumulate` written out
+        self._accumulating = accumulating = (
+            current.ready % trainer.accumulate_grad_batches != 0 and not self._num_ready_batches_reached()
+        )
         trainer._metrics.on_batch_start(batch)
         output: Any = None
         skip_rest_of_epoch = False
@@ -150,9 +160,7 @@ class TrainingEpochLoop:
                 total.started += 1
                 current.started += 1
                 step_args = (batch, batch_idx) if self._takes_batch_idx else (batch,)
-                module = trainer.strategy._lightning_module
-                assert module is not None
-                if module.automatic_optimization:
+                if self._automatic:
                     optimizer = trainer.strategy._lightning_optimizers[0]
                     result = self.automatic_optimization.run(optimizer, batch_idx, step_args, accumulating)
                     if self._keep_outputs or "on_train_batch_end" not in hooks.silent:  # else nobody reads them
@@ -175,11 +183,12 @@ class TrainingEpochLoop:
         trainer._metrics.on_batch_end()
         total.completed += 1
         current.completed += 1
-        trainer._metrics.update_train_step_metrics(accumulating)
+        if trainer.loggers:  # nothing to send otherwise
+            trainer._metrics.update_train_step_metrics(accumulating)
 
     def on_advance_end(self) -> None:
         """After a batch: validate when due, then finish the batch."""
-        if self._should_check_val():
+        if self._validates_this_epoch and self._should_check_val():
             self._validate()
         self.finish_batch()
 
@@ -246,8 +255,7 @@ class TrainingEpochLoop:
         return trainer.enable_validation and (every is None or (trainer.current_epoch + 1) % every == 0)
 
     def _should_check_val(self) -> bool:
-        if not self.should_check_val_epoch():
-            return False
+        """Whether validation is due after this batch, in an epoch that validates (``should_check_val_epoch``)."""
         trainer = self.trainer
         val_check_batch = trainer.val_check_batch
         is_infinite = val_check_batch == float("inf")

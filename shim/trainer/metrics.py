@@ -386,6 +386,7 @@ class MetricStore:
         self.pbar: dict[str, Any] = {}
         # None outside a loop's batches; True on the first batch of an epoch, then False
         self.first_loop_iter: bool | None = None
+        # the hook that logged last: `self.log` clears a hook's old values when it logs first in a new epoch
         self.current_fx: str | None = None
         # step values not yet copied into the three dicts; copied when read, or before they could change
         self._step_pending = False
@@ -430,9 +431,6 @@ class MetricStore:
         return convert_tensors_to_scalars(self.pbar)
 
     # -- loop events -----------------------------------------------------------------------------------
-    def should_reset_tensors(self, fx: str) -> bool:
-        return self.current_fx != fx and self.first_loop_iter in (None, True)
-
     def on_batch_start(self, batch: Any, dataloader_idx: int | None = None) -> None:
         self.first_loop_iter = self.first_loop_iter is None
         assert self.results is not None
