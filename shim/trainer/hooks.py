@@ -130,7 +130,8 @@ class HookCaller:
         self, name: str, fns: tuple[Callable[..., Any], ...], args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> None:
         trainer = self.trainer
-        module = trainer.lightning_module
+        module = trainer.strategy._lightning_module  # `trainer.lightning_module` without its two property calls
+        assert module is not None
         previous = module._current_fx_name
         _set(module, "_current_fx_name", name)
         try:
@@ -167,7 +168,9 @@ class HookCaller:
         if name in self.silent:
             return None  # nobody listens: the common case for most per-batch hooks
         fns = self._callbacks_for(name, None)
-        module_fn = self._module_fn(name)
+        module_fn = self._module_fns.get(name, _UNKNOWN)  # `_module_fn` written out, as in `module`
+        if module_fn is _UNKNOWN:
+            module_fn = self._record_module_fn(name)
         if fns:
             self._run_callbacks(name, fns, args, kwargs)
         elif module_fn is None:
