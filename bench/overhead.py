@@ -33,8 +33,17 @@ timings of the same code reach here, so a shim/hand ratio closer to a target tha
 All runs use one intra-op thread and the CPU; output (progress bars, log messages) is sent to an in-memory buffer
 while the frameworks run, and Python warnings are ignored.
 
+Devices and precision
+---------------------
+``--device cuda`` runs every variant on the GPU (the hand-written loop moves each batch there itself; the Trainers
+get ``accelerator="gpu", devices=1``), and ``--precision bf16-mixed`` or ``16-mixed`` trains under autocast (the hand
+loop wraps forward and loss in ``torch.autocast``, with a ``GradScaler`` for ``16-mixed``, unscaling before the step
+as Lightning does). Each run ends with ``torch.cuda.synchronize()`` inside its timing. The in-run stamps are taken on
+the host, so on a GPU they time the host's side of a step, which is the whole step while the host is the bottleneck
+(the tiny workloads); ``(t(2N) - t(N)) / N`` includes the device's time for the rest of the work.
+
 Usage: ``python bench/overhead.py [--repeats 5] [--quick] [--only tiny|tiny-defaults|validation|large|import]
-[--no-control]``.
+[--no-control] [--device cpu|cuda] [--precision 32-true|bf16-mixed|16-mixed]``.
 """
 
 from __future__ import annotations
@@ -85,6 +94,8 @@ DATA_SEED = 4321
 LR = 0.01
 ATOL = 1e-6
 WORKLOAD_NAMES = ("tiny", "tiny-defaults", "validation", "large", "import")
+PRECISIONS = ("32-true", "bf16-mixed", "16-mixed")
+AUTOCAST_DTYPES = {"bf16-mixed": torch.bfloat16, "16-mixed": torch.float16}
 
 LossFn = Callable[[Tensor, Tensor], Tensor]
 LOSSES: dict[str, LossFn] = {"mse": F.mse_loss, "ce": F.cross_entropy}
@@ -107,13 +118,29 @@ class Workload:
     batch_size: int
     batches: int
     mode: str  # "fit", "fit-defaults" or "validate"
+    device: str = "cpu"  # "cpu" or "cuda"
+    precision: str = "32-true"  # one of PRECISIONS
 
     @property
     def title(self) -> str:
         net = "-".join(str(size) for size in self.sizes)
         what = {"fit": "fit", "fit-defaults": "fit, Trainer defaults", "validate": "validate"}[self.mode]
         runs = f"{self.batches} vs {2 * self.batches} batches"
-        return f"{self.name}: MLP {net}, {self.loss}, batch {self.batch_size}, {what}, {runs}"
+        return f"{self.name}: MLP {net}, {self.loss}, batch {self.batch_size}, {what}, {runs}, {self.where}"
+
+    @property
+    def where(self) -> str:
+        return f"{self.device}, {self.precision}"
+
+    def autocast(self) -> contextlib.AbstractContextManager[Any]:
+        """The hand-written loop's autocast region for this precision (nothing for ``32-true``)."""
+        dtype = AUTOCAST_DTYPES.get(self.precision)
+        return contextlib.nullcontext() if dtype is None else torch.autocast(self.device, dtype=dtype)
+
+    def synchronize(self) -> None:
+        """Wait for the device's queued work, so a run's timing includes it."""
+        if self.device == "cuda":
+            torch.cuda.synchronize()
 
 
 def build_net(sizes: Sequence[int]) -> nn.Sequential:
@@ -225,15 +252,20 @@ def quiet() -> Iterator[io.StringIO]:
 
 def run_hand(workload: Workload, loader: DataLoader, root: str) -> RunResult:
     """The loop a user would write by hand: ``fit`` as an SGD loop, ``validate`` as a ``no_grad`` loop."""
-    net = seeded_net(workload)
+    net = seeded_net(workload).to(workload.device)
     loss_fn = LOSSES[workload.loss]
     gc.collect()
     if workload.mode == "validate":
         start = time.perf_counter()
-        metric = hand_validate(net, loader, loss_fn)
+        metric = hand_validate(net, loader, loss_fn, workload)
+        workload.synchronize()
         return RunResult(time.perf_counter() - start, net, metric)
     start = time.perf_counter()
-    hand_fit(net, loader, loss_fn)
+    if workload.device == "cpu" and workload.precision == "32-true":
+        hand_fit(net, loader, loss_fn)
+    else:
+        hand_fit_on(net, loader, loss_fn, workload)
+    workload.synchronize()
     return RunResult(time.perf_counter() - start, net)
 
 
@@ -247,30 +279,58 @@ def hand_fit(net: nn.Module, loader: DataLoader, loss_fn: LossFn) -> None:
         optimizer.step()
 
 
-def hand_validate(net: nn.Module, loader: DataLoader, loss_fn: LossFn) -> float:
+def hand_fit_on(net: nn.Module, loader: DataLoader, loss_fn: LossFn, workload: Workload) -> None:
+    """``hand_fit`` on ``workload.device`` under ``workload.precision``: what a user adds to the plain loop."""
+    device = workload.device
+    optimizer = torch.optim.SGD(net.parameters(), lr=LR)
+    scaler = torch.amp.GradScaler(device) if workload.precision == "16-mixed" else None
+    net.train()
+    for x, y in loader:
+        if device != "cpu":
+            x, y = x.to(device), y.to(device)
+        optimizer.zero_grad()
+        with workload.autocast():
+            loss = loss_fn(net(x), y)
+        if scaler is None:
+            loss.backward()
+            optimizer.step()
+        else:
+            scaler.scale(loss).backward()
+            scaler.unscale_(optimizer)
+            scaler.step(optimizer)
+            scaler.update()
+
+
+def hand_validate(net: nn.Module, loader: DataLoader, loss_fn: LossFn, workload: Workload) -> float:
+    device = workload.device
     net.eval()
-    total = torch.zeros(())
+    total = torch.zeros((), device=device)
     batches = 0
     with torch.no_grad():
         for x, y in loader:
-            total += loss_fn(net(x), y)
+            if device != "cpu":
+                x, y = x.to(device), y.to(device)
+            with workload.autocast():
+                total += loss_fn(net(x), y)
             batches += 1
     return (total / batches).item()  # every batch has the same size, so this is Lightning's weighted epoch mean
 
 
-def trainer_kwargs(mode: str, root: str) -> dict[str, Any]:
-    if mode == "fit-defaults":
-        return {"max_epochs": 1, "default_root_dir": root}
-    kwargs: dict[str, Any] = {
-        "max_epochs": 1,
-        "default_root_dir": root,
-        "logger": False,
-        "enable_checkpointing": False,
-        "enable_progress_bar": False,
-        "enable_model_summary": False,
-        "num_sanity_val_steps": 0,
-    }
-    if mode == "fit":
+def trainer_kwargs(workload: Workload, root: str) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {"max_epochs": 1, "default_root_dir": root}
+    if workload.device != "cpu" or workload.precision != "32-true":
+        kwargs.update(accelerator="gpu" if workload.device == "cuda" else "cpu", devices=1)
+        kwargs["precision"] = workload.precision
+    if workload.mode == "fit-defaults":
+        return kwargs
+    kwargs.update(
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+    )
+    if workload.mode == "fit":
         kwargs["limit_val_batches"] = 0
     return kwargs
 
@@ -282,7 +342,7 @@ def framework_runner(package: ModuleType) -> Runner:
     def run(workload: Workload, loader: DataLoader, root: str) -> RunResult:
         model = module_class(workload)
         with quiet():
-            trainer = package.Trainer(**trainer_kwargs(workload.mode, root))
+            trainer = package.Trainer(**trainer_kwargs(workload, root))
             gc.collect()
             metric = None
             start = time.perf_counter()
@@ -290,6 +350,7 @@ def framework_runner(package: ModuleType) -> Runner:
                 metric = trainer.validate(model, loader, verbose=False)[0]["val_loss"]
             else:
                 trainer.fit(model, loader)
+            workload.synchronize()
             seconds = time.perf_counter() - start
         setup = describe_setup(trainer) if workload.mode == "fit-defaults" else ""
         return RunResult(seconds, model.net, None if metric is None else float(metric), setup)
@@ -354,7 +415,7 @@ def compare(reference: RunResult, other: RunResult) -> str:
     ref_state, other_state = reference.net.state_dict(), other.net.state_dict()
     if ref_state.keys() != other_state.keys():
         return "no (different parameters)"
-    diffs = [(ref_state[key] - other_state[key]).abs().max().item() for key in ref_state]
+    diffs = [(ref_state[key].cpu() - other_state[key].cpu()).abs().max().item() for key in ref_state]
     if reference.metric is not None and other.metric is not None:
         diffs.append(abs(reference.metric - other.metric))
     worst = max(diffs)
@@ -544,8 +605,10 @@ def print_imports(results: dict[str, ImportResult], repeats: int) -> None:
         print(f"   shim/lightning import time: {share:.2f}")
 
 
-def print_header(repeats: int) -> None:
+def print_header(repeats: int, device: str, precision: str) -> None:
     print("framework overhead: hand-written loop vs shim.Trainer vs pytorch_lightning.Trainer")
+    gpu = f" ({torch.cuda.get_device_name()})" if device == "cuda" else ""
+    print(f"device:  {device}{gpu}   precision: {precision}")
     print(f"date:    {datetime.datetime.now().isoformat(timespec='seconds')}")
     print(f"python:  {platform.python_version()}   torch: {torch.__version__}   shim: {shim.__version__}")
     lightning = pytorch_lightning.__version__ if pytorch_lightning is not None else "not importable: SKIPPED"
@@ -556,13 +619,13 @@ def print_header(repeats: int) -> None:
 # ----------------------------------------------------------------------------------------------------------------
 # main
 # ----------------------------------------------------------------------------------------------------------------
-def workloads(quick: bool) -> list[Workload]:
+def workloads(quick: bool, device: str = "cpu", precision: str = "32-true") -> list[Workload]:
     tiny, large = (40, 2) if quick else (400, 30)
     return [
-        Workload("tiny", (32, 64, 1), "mse", 64, tiny, "fit"),
-        Workload("tiny-defaults", (32, 64, 1), "mse", 64, tiny, "fit-defaults"),
-        Workload("validation", (32, 64, 1), "mse", 64, tiny, "validate"),
-        Workload("large", (512, 2048, 2048, 10), "ce", 256, large, "fit"),
+        Workload("tiny", (32, 64, 1), "mse", 64, tiny, "fit", device, precision),
+        Workload("tiny-defaults", (32, 64, 1), "mse", 64, tiny, "fit-defaults", device, precision),
+        Workload("validation", (32, 64, 1), "mse", 64, tiny, "validate", device, precision),
+        Workload("large", (512, 2048, 2048, 10), "ce", 256, large, "fit", device, precision),
     ]
 
 
@@ -576,7 +639,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--no-control", action="store_true", help="skip the second timing of the hand-written loop (the noise floor)"
     )
-    return parser.parse_args(argv)
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where every variant trains")
+    parser.add_argument("--precision", choices=PRECISIONS, default="32-true", help="the Trainers' `precision`")
+    args = parser.parse_args(argv)
+    if args.device == "cuda" and not torch.cuda.is_available():
+        parser.error("--device cuda: torch.cuda.is_available() is False here")
+    if args.precision == "16-mixed" and args.device != "cuda":
+        parser.error("--precision 16-mixed needs --device cuda (float16 autocast with a GradScaler is a GPU setting)")
+    return args
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -584,13 +654,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     repeats = args.repeats if args.repeats is not None else (2 if args.quick else 5)
     torch.set_num_threads(1)
     warnings.simplefilter("ignore")
-    print_header(repeats)
+    print_header(repeats, args.device, args.precision)
     if pytorch_lightning is None:
         print("pytorch_lightning could not be imported: the lightning variant is skipped")
     runners = variants(control=not args.no_control)
     results: list[WorkloadResult] = []
     with tempfile.TemporaryDirectory(prefix="shim-bench-") as root:
-        for workload in workloads(args.quick):
+        for workload in workloads(args.quick, args.device, args.precision):
             if args.only in (None, workload.name):
                 results.append(time_workload(workload, runners, repeats, root))
                 print_workload(results[-1])
