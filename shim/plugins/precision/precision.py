@@ -85,7 +85,9 @@ class Precision:
         return self.forward_context()
 
     def pre_backward(self, tensor: Tensor, module: "LightningModule") -> Tensor:
-        module._trainer._hooks.call("on_before_backward", tensor)  # type: ignore[union-attr]
+        hooks = module._trainer._hooks  # type: ignore[union-attr]
+        if "on_before_backward" not in hooks.silent:  # tested here too: this runs for every step
+            hooks.call("on_before_backward", tensor)
         return tensor
 
     def backward(self, tensor: Tensor, model: "LightningModule", optimizer: Any, *args: Any, **kwargs: Any) -> None:
@@ -97,7 +99,9 @@ class Precision:
             tensor.backward(*args, **kwargs)
 
     def post_backward(self, tensor: Tensor, module: "LightningModule") -> Tensor:
-        module._trainer._hooks.call("on_after_backward")  # type: ignore[union-attr]
+        hooks = module._trainer._hooks  # type: ignore[union-attr]
+        if "on_after_backward" not in hooks.silent:
+            hooks.call("on_after_backward")
         return tensor
 
     def _after_closure(self, model: "LightningModule", optimizer: Optimizer) -> None:
