@@ -306,12 +306,11 @@ def hand_validate(net: nn.Module, loader: DataLoader, loss_fn: LossFn, workload:
     net.eval()
     total = torch.zeros((), device=device)
     batches = 0
-    with torch.no_grad():
+    with torch.no_grad(), workload.autocast():  # one region for the whole loop: nothing per batch on the CPU
         for x, y in loader:
             if device != "cpu":
                 x, y = x.to(device), y.to(device)
-            with workload.autocast():
-                total += loss_fn(net(x), y)
+            total += loss_fn(net(x), y)
             batches += 1
     return (total / batches).item()  # every batch has the same size, so this is Lightning's weighted epoch mean
 
