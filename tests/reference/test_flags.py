@@ -81,3 +81,21 @@ def test_flags_match_lightning(lightning: ModuleType, kwargs: dict[str, Any], tm
     expected = _run(lightning, kwargs, tmp_path / "pl")
     actual = _run(shim, kwargs, tmp_path / "shim")
     assert actual == expected
+
+
+@pytest.mark.filterwarnings("ignore")
+@pytest.mark.parametrize("every", [2, 3])
+def test_cadence_changed_at_epoch_start_matches_lightning(lightning: ModuleType, every: int, tmp_path: Any) -> None:
+    # the epoch loop works out once per epoch whether that epoch validates, after `on_train_epoch_start`: a callback
+    # that changes `check_val_every_n_epoch` there is honoured in the same epoch, as in Lightning
+    def val_epochs(pkg: ModuleType, root: Any) -> list[int]:
+        class Cadence(pkg.Callback):  # type: ignore[misc, name-defined]
+            def on_train_epoch_start(self, trainer: Any, pl_module: Any) -> None:
+                trainer.check_val_every_n_epoch = every if trainer.current_epoch == 1 else 1
+
+        seen = _run(pkg, {"max_epochs": 4, "callbacks": [Cadence()]}, root)
+        return [epoch for epoch, _, _ in seen["val_runs"]]
+
+    expected = val_epochs(lightning, tmp_path / "pl")
+    assert expected == ([0, 1, 2, 3] if every == 2 else [0, 2, 3])
+    assert val_epochs(shim, tmp_path / "shim") == expected
