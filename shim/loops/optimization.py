@@ -152,14 +152,10 @@ class Closure:
         self.result: ClosureResult | None = None
 
     def __call__(self) -> Tensor | None:
-        return self.run().loss
-
-    def run(self) -> ClosureResult:
-        """What calling the closure does, returning the whole result (the loop's own calls use this)."""
-        self.result = result = self._loop._closure(
+        self.result = self._loop._closure(
             self._step_args, self._optimizer, self._zero_grad_batch_idx, self._direct_step
         )
-        return result
+        return self.result.loss
 
 
 class AutomaticOptimization:

@@ -80,8 +80,7 @@ class TrainingEpochLoop:
     def done(self) -> bool:
         if self.max_steps != -1 and self.global_step >= self.max_steps:
             return True
-        progress = self.batch_progress  # `_num_ready_batches_reached` written out: this runs once per batch
-        if progress.current.ready == self.trainer.fit_loop.max_batches or progress.is_last_batch:
+        if self._num_ready_batches_reached():
             return True
         trainer = self.trainer
         if trainer.should_stop:
@@ -141,10 +140,8 @@ class TrainingEpochLoop:
             batch = trainer._transfer_batch(batch, 0)
         total.ready += 1
         current.ready += 1
-        # `should_accumulate` written out
-        self._accumulating = accumulating = (
-            current.ready % trainer.accumulate_grad_batches != 0 and not self._num_ready_batches_reached()
-        )
+        # without accumulation no batch accumulates: the common case is decided without the call
+        self._accumulating = accumulating = trainer.accumulate_grad_batches != 1 and self.should_accumulate()
         trainer._metrics.on_batch_start(batch)
         output: Any = None
         skip_rest_of_epoch = False
