@@ -450,7 +450,7 @@ class LightningModule(_DeviceDtypeMixin, HyperparametersMixin, ModelHooks, DataH
             # the first value from this hook in an epoch's first batch (or outside the batches): its old ones go
             results.reset(metrics=False, fx=fx)
         if item is not None:
-            results.record(item, value if enable_graph else value.detach(), batch_size)
+            item.update(value if enable_graph else value.detach(), batch_size, results)
         else:
             if metric_attribute is None and is_metric_object:
                 metric_attribute = self._find_metric_attribute(name, value)

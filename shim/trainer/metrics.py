@@ -190,8 +190,11 @@ class LoggedValue:
         fill = {"max": float("-inf"), "min": float("inf")}.get(self.meta.reduce_fx, 0.0)
         return torch.tensor(fill, dtype=dtype, device=device)
 
-    def update(self, value: Any, batch_size: int) -> None:
+    def update(self, value: Any, batch_size: int | None, results: "ResultCollection") -> None:
+        """Record a step's ``value``. ``batch_size`` weighs the epoch mean; when not given it is the size of
+        ``results``' current batch, found only here: the weighted mean is the one reduction that reads it."""
         self.computed = None
+        self.has_reset = False
         if not self.is_tensor:  # a metric object with update()/compute()
             self.value = value
             self.step_value = getattr(value, "_forward_cache", None)
@@ -208,6 +211,8 @@ class LoggedValue:
             self.cumulated_batch_size = 0
         reduce_fx = self.meta.reduce_fx
         if reduce_fx == "mean":
+            if batch_size is None:
+                batch_size = results.batch_size_of_batch()
             self.value = self.value + value * batch_size
             self.cumulated_batch_size += batch_size
         elif reduce_fx == "sum":
@@ -320,22 +325,15 @@ class ResultCollection(dict[str, LoggedValue]):
             )
         if call_key is not None and is_tensor and item.is_tensor:
             self.by_call[call_key] = item
-        self.record(item, value, batch_size)
+        item.update(value, batch_size, self)
 
-    def record(self, item: LoggedValue, value: Any, batch_size: int | None) -> None:
-        """Record a step's ``value`` (detached unless the graph is wanted) in ``item``."""
-        if batch_size is None:  # only the epoch's weighted mean reads it
-            batch_size = self._batch_size(item.meta, item.is_tensor) if item.meta.on_epoch else 1
-        item.update(value, batch_size)
-        item.has_reset = False
-
-    def _batch_size(self, meta: LogMeta, is_tensor: bool) -> int:
-        if self.batch_size is not None:
-            return self.batch_size
-        if self.batch is not None and is_tensor and meta.on_epoch and meta.reduce_fx == "mean":
+    def batch_size_of_batch(self) -> int:
+        """The current batch's size (found once per batch), or 1 outside the batches."""
+        if self.batch_size is None:
+            if self.batch is None:
+                return 1
             self.batch_size = extract_batch_size(self.batch)
-            return self.batch_size
-        return 1
+        return self.batch_size
 
     def valid_items(self) -> list[LoggedValue]:
         return [v for v in self.values() if not v.has_reset and v.meta.dataloader_idx == self.dataloader_idx]
@@ -485,16 +483,20 @@ class MetricStore:
 
     def should_update_logs(self) -> bool:
         trainer = self.trainer
-        if trainer.log_every_n_steps == 0:
-            return False
         loop = trainer._active_loop
         if loop is None:
-            return True
+            return trainer.log_every_n_steps != 0
         # the step that counts: optimizer steps (and skipped batches) in fit, batches in the evaluation loops
         step = (
             loop.epoch_loop.batches_that_stepped + 1 if loop is trainer.fit_loop else loop.batch_progress.current.ready
         )
-        return step % trainer.log_every_n_steps == 0 or trainer.should_stop
+        return self._is_log_step(step)
+
+    def _is_log_step(self, step: int) -> bool:
+        """Whether ``step`` (counted from 1) sends metrics to the loggers: every ``log_every_n_steps``, and on stop."""
+        trainer = self.trainer
+        every = trainer.log_every_n_steps
+        return every != 0 and (step % every == 0 or trainer.should_stop)
 
     def update_train_step_metrics(self, accumulating: bool) -> None:
         """After a training batch: send the step metrics to the loggers when a logging step is due.
@@ -506,7 +508,8 @@ class MetricStore:
             return
         if accumulating and trainer.lightning_module.automatic_optimization:
             return
-        if self.should_update_logs() or trainer.fast_dev_run:
+        # `should_update_logs` in the fit loop, without finding the active loop: this runs after every batch
+        if self._is_log_step(trainer.fit_loop.epoch_loop.batches_that_stepped + 1) or trainer.fast_dev_run:
             self.flush()
             self.log_metrics(self._current()[1])
 
