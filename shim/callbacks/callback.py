@@ -1,6 +1,7 @@
 """``Callback``: the base class of every callback; each hook does nothing until overridden."""
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from torch import Tensor
 from torch.optim import Optimizer
@@ -10,6 +11,18 @@ if TYPE_CHECKING:
     from shim.trainer.trainer import Trainer
 
 __all__ = ["Callback"]
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _ignores_outputs(hook: _F) -> _F:
+    """Mark a batch-end hook that never reads its ``outputs`` argument.
+
+    When every listener of ``on_train_batch_end`` is marked (and the module does not override it), the training loop
+    does not build the step's outputs and passes None. A subclass that overrides the hook is not marked.
+    """
+    hook._ignores_outputs = True  # type: ignore[attr-defined]
+    return hook
 
 
 class Callback:

@@ -12,6 +12,7 @@ import torch
 from torch import Tensor
 from typing_extensions import override
 
+from shim.callbacks.callback import _ignores_outputs
 from shim.callbacks.checkpoint import Checkpoint
 from shim.trainer.states import TrainerFn
 from shim.utilities.exceptions import MisconfigurationException
@@ -163,6 +164,7 @@ class ModelCheckpoint(Checkpoint):
     def on_train_start(self, trainer: "Trainer", pl_module: "LightningModule") -> None:
         self._last_time_checked = time.monotonic()
 
+    @_ignores_outputs
     @override
     def on_train_batch_end(
         self, trainer: "Trainer", pl_module: "LightningModule", outputs: Any, batch: Any, batch_idx: int

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from typing_extensions import override
 
-from shim.callbacks.callback import Callback
+from shim.callbacks.callback import Callback, _ignores_outputs
 from shim.trainer.states import RunningStage
 from shim.utilities.exceptions import MisconfigurationException
 from shim.utilities.rank_zero import rank_zero_info
@@ -132,6 +132,7 @@ class Timer(Callback):
     def on_test_end(self, trainer: "Trainer", pl_module: "LightningModule") -> None:
         self._end_time[RunningStage.TESTING] = time.monotonic()
 
+    @_ignores_outputs
     @override
     def on_train_batch_end(
         self, trainer: "Trainer", pl_module: "LightningModule", outputs: Any, batch: Any, batch_idx: int

@@ -48,6 +48,9 @@ class TrainingEpochLoop:
         # the step outputs handed to a Lightning 1.x `training_epoch_end(outputs)`, kept only when it exists
         self.epoch_outputs: list[Any] = []
         self._keep_outputs = False
+        # whether the step's outputs are built for each batch: kept for `training_epoch_end`, or read by a listener
+        # of `on_train_batch_end` (None is passed otherwise); worked out once per epoch in `run`
+        self._build_outputs = False
         # worked out once per epoch in `run`, read for every batch: the module's `automatic_optimization`, and
         # whether this epoch validates at all (`should_check_val_epoch`)
         self._automatic = True
@@ -110,6 +113,7 @@ class TrainingEpochLoop:
         self._takes_batch_idx = is_param_in_hook_signature(module.training_step, "batch_idx", min_args=2)
         self.automatic_optimization.on_run_start()
         self._keep_outputs = self.trainer._module_overrides("training_epoch_end")
+        self._build_outputs = self._keep_outputs or self.trainer._hooks.reads_outputs("on_train_batch_end")
         self._automatic = module.automatic_optimization
         self._validates_this_epoch = self.should_check_val_epoch()
         if resume is not None:
@@ -160,7 +164,7 @@ class TrainingEpochLoop:
                 if self._automatic:
                     optimizer = trainer.strategy._lightning_optimizers[0]
                     result = self.automatic_optimization.run(optimizer, batch_idx, step_args, accumulating)
-                    if self._keep_outputs or "on_train_batch_end" not in hooks.silent:  # else nobody reads them
+                    if self._build_outputs:
                         output = result.outputs()
                 else:
                     output = self.manual_optimization.run(step_args)

@@ -179,6 +179,13 @@ class HookCaller:
             return None
         return self.module(name, *args, **kwargs)
 
+    def reads_outputs(self, name: str) -> bool:
+        """Whether a listener of the batch-end hook ``name`` may read its ``outputs``: the module's hook, or a
+        callback's that is not marked as ignoring them (see ``_ignores_outputs``)."""
+        if self._module_fn(name) is not None:
+            return True
+        return any(not getattr(fn, "_ignores_outputs", False) for fn in self._callbacks_for(name, None))
+
     def overridden(self, name: str) -> bool:
         """Whether the module overrides hook ``name`` (hooks with a default behaviour always count)."""
         return self._module_fn(name) is not None

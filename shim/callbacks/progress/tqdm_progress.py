@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from typing_extensions import override
 
+from shim.callbacks.callback import _ignores_outputs
 from shim.callbacks.progress.progress_bar import ProgressBar
 
 if TYPE_CHECKING:
@@ -149,6 +150,7 @@ class TQDMProgressBar(ProgressBar):
         bar.initial = 0
         bar.set_description(f"Epoch {trainer.current_epoch}")
 
+    @_ignores_outputs
     @override
     def on_train_batch_end(
         self, trainer: "Trainer", pl_module: "LightningModule", outputs: Any, batch: Any, batch_idx: int
