@@ -106,18 +106,18 @@ class _CountShimCalls:
 
 def test_training_step_makes_few_calls_into_shim() -> None:
     # the difference of two run lengths cancels setup and teardown: what is left is the cost of one step. A hand
-    # loop makes none. Today's count is 22 (two `self.log` calls, one an epoch mean that reads the batch size);
+    # loop makes none. Today's count is 20 (two `self.log` calls, one an epoch mean that reads the batch size);
     # the bound is that count, and fails when a change puts a call back on the per-step path
     counter = _CountShimCalls()
     per_step = (counter.fit(60) - counter.fit(20)) / 40
-    assert per_step <= 22, f"{per_step:.1f} Python calls into shim per training step"
+    assert per_step <= 20, f"{per_step:.1f} Python calls into shim per training step"
 
 
 def test_training_step_with_the_trainer_defaults_makes_few_calls_into_shim(tmp_path: Path) -> None:
     # the defaults add the progress bar, the TensorBoard logger and checkpointing. Both runs stay under
     # `log_every_n_steps` (no log write) and the bar only draws its last batch (a redraw is time-throttled, so the
     # count would depend on the machine's speed); what is left is the per-step work of the bar, the logger and the
-    # checkpoint callback. Today's count is 36 (49 before the hot path lost its small calls); the bound is that count
+    # checkpoint callback. Today's count is 31 (49 before the hot path lost its small calls); the bound is that count
     def trainer(root: str) -> shim.Trainer:
         bar = shim.callbacks.TQDMProgressBar()
         bar.min_redraw_interval = float("inf")
@@ -125,7 +125,7 @@ def test_training_step_with_the_trainer_defaults_makes_few_calls_into_shim(tmp_p
 
     counter = _CountShimCalls()
     per_step = (counter.fit(40, trainer("long")) - counter.fit(10, trainer("short"))) / 30
-    assert per_step <= 36, f"{per_step:.1f} Python calls into shim per training step with the Trainer's defaults"
+    assert per_step <= 31, f"{per_step:.1f} Python calls into shim per training step with the Trainer's defaults"
 
 
 def _cuda_syncs(run: Any) -> int:
