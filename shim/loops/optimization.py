@@ -7,12 +7,13 @@ runs ``on_before_optimizer_step`` and clipping before the parameters change. On 
 accumulates, the closure runs without a step.
 
 When nothing between the loop and torch's optimizer is overridden (the module's ``optimizer_step``, the strategy's,
-the precision plugin's and the optimizer wrapper's step methods), the loop runs what those layers would run itself;
+the precision plugin's and the optimizer wrapper's step methods), the loop runs what those layers would run itself
+(for full precision, and for mixed precision without a gradient scaler, whose steps differ only by their autocast);
 and for torch's own single-closure optimizers, with no step pre-hook registered, it calls the closure and then
 ``step()``, which is what ``step(closure)`` does.
 """
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -21,6 +22,7 @@ from torch.optim import optimizer as _torch_optimizer
 
 from shim.core.optimizer import LightningOptimizer, _do_nothing
 from shim.loops.progress import OptimizationProgress, Progress, ReadyCompletedTracker
+from shim.plugins.precision.amp import MixedPrecision
 from shim.plugins.precision.precision import _NO_CONTEXT, Precision
 from shim.strategies.strategy import Strategy
 from shim.utilities.exceptions import MisconfigurationException
@@ -33,18 +35,18 @@ if TYPE_CHECKING:
 # the methods a batch goes through between the loop and the torch optimizer; when the strategy, the precision plugin
 # and the optimizer wrapper all run shim's own, the loop does what they would do without the calls between them
 _STRATEGY_STEP = own_methods(Strategy, ("optimizer_step", "training_step", "backward", "_step"))
-_PRECISION_STEP = own_methods(
-    Precision,
-    (
-        "optimizer_step",
-        "_wrap_closure",
-        "train_step_context",
-        "forward_context",
-        "pre_backward",
-        "backward",
-        "post_backward",
-    ),
+_PRECISION_STEP_METHODS = (
+    "optimizer_step",
+    "_wrap_closure",
+    "train_step_context",
+    "forward_context",
+    "pre_backward",
+    "backward",
+    "post_backward",
 )
+_PRECISION_STEP = own_methods(Precision, _PRECISION_STEP_METHODS)
+# without a gradient scaler (bf16-mixed), MixedPrecision's step methods do what Precision's do, inside its autocast
+_MIXED_PRECISION_STEP = own_methods(MixedPrecision, _PRECISION_STEP_METHODS)
 _OPTIMIZER_STEP = own_methods(LightningOptimizer, ("step",))
 
 
@@ -180,6 +182,9 @@ class AutomaticOptimization:
         self._precision: Any = None
         # the torch optimizer is one of `_CLOSURE_FIRST`: the closure may run before `step()` instead of inside it
         self._closure_first = False
+        # on the direct path, what makes the context `training_step` runs in: None for the empty one (full
+        # precision), the plugin's `train_step_context` for mixed precision without a scaler
+        self._step_context: Callable[[], Any] | None = None
 
     def on_run_start(self) -> None:
         trainer = self.trainer
@@ -202,10 +207,17 @@ class AutomaticOptimization:
             # torch's own `step`: not replaced on the instance, nor patched with a mock (which may not run a closure)
             and not is_overridden("step", torch_optimizer, type(torch_optimizer))
         )
+        precision = self._precision
+        self._step_context = None
+        if isinstance(precision, MixedPrecision) and precision.scaler is None:
+            direct_precision = runs_own_methods(precision, _MIXED_PRECISION_STEP)
+            self._step_context = precision.train_step_context
+        else:
+            direct_precision = runs_own_methods(precision, _PRECISION_STEP)
         self._direct = (
             single
+            and direct_precision
             and runs_own_methods(strategy, _STRATEGY_STEP)
-            and runs_own_methods(self._precision, _PRECISION_STEP)
             and runs_own_methods(optimizers[0], _OPTIMIZER_STEP)
         )
 
@@ -223,8 +235,9 @@ class AutomaticOptimization:
         """
         trainer = self.trainer
         strategy = trainer.strategy
-        if self._direct:  # the precision plugin's step context is the empty one: `_PRECISION_STEP` keeps it
-            output = strategy._step("training_step", _NO_CONTEXT, step_args)
+        if self._direct:  # what `Strategy.training_step` does, with the plugin's context known in advance
+            context = _NO_CONTEXT if self._step_context is None else self._step_context()
+            output = strategy._step("training_step", context, step_args)
         else:
             output = strategy.training_step(*step_args)
         if self._step_end:  # Lightning 1.x hook

@@ -10,7 +10,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 import shim
 from shim.core.optimizer import LightningOptimizer
-from shim.plugins.precision import Precision
+from shim.plugins.precision import MixedPrecision, Precision
 from shim.strategies import SingleDeviceStrategy, Strategy
 from shim.utilities.exceptions import MisconfigurationException
 
@@ -99,7 +99,10 @@ def _fit(recorder: _Recorder | None = None, **kwargs: Any) -> tuple[shim.Trainer
     return trainer, module
 
 
-@pytest.mark.parametrize("settings", [{}, {"accumulate_grad_batches": 2, "gradient_clip_val": 0.05}])
+@pytest.mark.parametrize(
+    "settings",
+    [{}, {"accumulate_grad_batches": 2, "gradient_clip_val": 0.05}, {"precision": "bf16-mixed"}],
+)
 def test_direct_and_layered_paths_train_the_same(settings: dict[str, Any]) -> None:
     direct_recorder, layered_recorder = _Recorder(), _Recorder()
     direct, direct_module = _fit(direct_recorder, **settings)
@@ -108,7 +111,7 @@ def test_direct_and_layered_paths_train_the_same(settings: dict[str, Any]) -> No
     assert not layered.fit_loop.epoch_loop.automatic_optimization._direct
     # the same hooks in the same order, seeing the same gradients, and bit-identical weights and logged values
     assert direct_recorder.calls == layered_recorder.calls
-    if not settings:  # (with accumulation the first batch has no optimizer step)
+    if "accumulate_grad_batches" not in settings:  # (with accumulation the first batch has no optimizer step)
         assert direct_recorder.calls[:6] == [
             "on_train_batch_start:none",
             "on_before_zero_grad:none",
@@ -133,6 +136,46 @@ def test_overridden_strategy_and_precision_methods_are_called() -> None:
     trainer, _ = _fit(precision=precision)
     assert trainer.precision_plugin is precision
     assert precision.calls == ["optimizer_step", "pre_backward"] * 12
+
+
+def test_mixed_precision_takes_the_direct_path_only_without_a_scaler_and_overrides() -> None:
+    contexts: list[str] = []
+
+    class Recording(MixedPrecision):
+        def forward_context(self) -> Any:
+            contexts.append("forward_context")
+            return super().forward_context()
+
+    trainer, module = _fit(precision="bf16-mixed")
+    assert trainer.fit_loop.epoch_loop.automatic_optimization._direct
+    assert module.layer.weight.dtype == torch.float32
+
+    trainer, _ = _fit(precision=Recording("bf16-mixed", "cpu"))
+    assert not trainer.fit_loop.epoch_loop.automatic_optimization._direct
+    assert contexts == ["forward_context"] * 12
+
+    # a plugin with a gradient scaler (16-mixed) scales the loss and steps through the scaler: the layered path
+    trainer, _ = _fit(precision=MixedPrecision("16-mixed", "cpu"))
+    assert trainer.precision_plugin.scaler is not None
+    assert not trainer.fit_loop.epoch_loop.automatic_optimization._direct
+
+
+def test_the_direct_path_runs_training_step_under_the_plugins_autocast() -> None:
+    dtypes: list[torch.dtype] = []
+
+    class Module(_Module):
+        def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+            dtypes.append(self.layer(batch[0]).dtype)
+            return super().training_step(batch, batch_idx)
+
+    trainer = shim.Trainer(
+        max_epochs=1, logger=False, enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+        precision="bf16-mixed",
+    )  # fmt: skip
+    trainer.fit(Module(), DataLoader(TensorDataset(torch.randn(6, 4), torch.randn(6, 1)), batch_size=2))
+    assert trainer.fit_loop.epoch_loop.automatic_optimization._direct
+    assert dtypes == [torch.bfloat16] * 3
+    assert not torch.is_autocast_enabled("cpu")
 
 
 def test_a_method_replaced_on_the_strategy_instance_is_called() -> None:
