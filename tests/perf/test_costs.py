@@ -128,6 +128,20 @@ def test_training_step_with_the_trainer_defaults_makes_few_calls_into_shim(tmp_p
     assert per_step <= 31, f"{per_step:.1f} Python calls into shim per training step with the Trainer's defaults"
 
 
+def test_bf16_mixed_training_step_makes_few_calls_into_shim() -> None:
+    # mixed precision without a gradient scaler takes the direct path too, under the plugin's autocast: today's
+    # count is 23, the bare step's 20 plus the plugin making its autocast context (38 through the plugin's methods)
+    def trainer() -> shim.Trainer:
+        return shim.Trainer(
+            max_epochs=1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+            enable_model_summary=False, limit_val_batches=0, num_sanity_val_steps=0, precision="bf16-mixed",
+        )  # fmt: skip
+
+    counter = _CountShimCalls()
+    per_step = (counter.fit(60, trainer()) - counter.fit(20, trainer())) / 40
+    assert per_step <= 23, f"{per_step:.1f} Python calls into shim per bf16-mixed training step"
+
+
 def _cuda_syncs(run: Any) -> int:
     """Synchronizing CUDA calls made by ``run()``, as counted by torch's sync debug mode."""
     with warnings.catch_warnings(record=True) as caught:
