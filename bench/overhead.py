@@ -42,8 +42,14 @@ as Lightning does). Each run ends with ``torch.cuda.synchronize()`` inside its t
 the host, so on a GPU they time the host's side of a step, which is the whole step while the host is the bottleneck
 (the tiny workloads); ``(t(2N) - t(N)) / N`` includes the device's time for the rest of the work.
 
+The module loop
+---------------
+``--module-loop`` adds a variant to the ``fit`` workloads: the hand-written loop calling the benchmark module's own
+``training_step`` as a method of a plain ``nn.Module`` (without ``self.log``). Its ratio to the hand loop is what
+the shape of a LightningModule costs by itself, before any framework code; ``shim/module`` is what shim adds to it.
+
 Usage: ``python bench/overhead.py [--repeats 5] [--quick] [--only tiny|tiny-defaults|validation|large|import]
-[--no-control] [--device cpu|cuda] [--precision 32-true|bf16-mixed|16-mixed]``.
+[--no-control] [--module-loop] [--device cpu|cuda] [--precision 32-true|bf16-mixed|16-mixed]``.
 """
 
 from __future__ import annotations
@@ -279,6 +285,36 @@ def hand_fit(net: nn.Module, loader: DataLoader, loss_fn: LossFn) -> None:
         optimizer.step()
 
 
+class StepModule(nn.Module):
+    """The benchmark module's code in a plain ``nn.Module``: the net as a submodule, ``training_step`` as a method."""
+
+    def __init__(self, workload: Workload) -> None:
+        super().__init__()
+        self.net = seeded_net(workload)
+        self.loss_fn = LOSSES[workload.loss]
+
+    def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
+        x, y = batch
+        return self.loss_fn(self.net(x), y)
+
+
+def run_module_loop(workload: Workload, loader: DataLoader, root: str) -> RunResult:
+    """The hand-written loop calling the module's own code: ``training_step`` as a method (which reads ``self.net``
+    through ``nn.Module.__getattr__``), without ``self.log``. Any framework that runs a LightningModule pays this
+    much over ``hand_fit`` before doing anything of its own (``--module-loop``; fit at full precision on the CPU)."""
+    module = StepModule(workload)
+    optimizer = torch.optim.SGD(module.parameters(), lr=LR)
+    gc.collect()
+    start = time.perf_counter()
+    module.train()
+    for batch_idx, batch in enumerate(loader):
+        loss = module.training_step(batch, batch_idx)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return RunResult(time.perf_counter() - start, module.net)
+
+
 def hand_fit_on(net: nn.Module, loader: DataLoader, loss_fn: LossFn, workload: Workload) -> None:
     """``hand_fit`` on ``workload.device`` under ``workload.precision``: what a user adds to the plain loop."""
     device = workload.device
@@ -368,12 +404,15 @@ def describe_setup(trainer: Any) -> str:
     return f"logger: {logger}; callbacks: {', '.join(callbacks) or 'none'}"
 
 
-def variants(control: bool) -> dict[str, Runner]:
-    """The timed variants; ``control`` adds the hand-written loop a second time, whose ratio to the first shows
-    how far two timings of the same code drift apart in this run (the noise floor of every other ratio)."""
+def variants(control: bool, module_loop: bool = False) -> dict[str, Runner]:
+    """The timed variants; ``module_loop`` adds ``run_module_loop``; ``control`` adds the hand-written loop a second
+    time, last in each round, whose ratio to the first shows how far two timings of the same code drift apart in
+    this run (the noise floor of every other ratio)."""
     runners: dict[str, Runner] = {"hand": run_hand, "shim": framework_runner(shim)}
     if pytorch_lightning is not None:
         runners["lightning"] = framework_runner(pytorch_lightning)
+    if module_loop:
+        runners["module"] = run_module_loop
     if control:
         runners["control"] = run_hand
     return runners
@@ -564,6 +603,13 @@ def print_workload(result: WorkloadResult) -> None:
         f"   paired ratios (median of per-repeat ratios): shim/hand {paired_ratio(shim_t, hand)}"
         f"   lightning/hand {paired_ratio(light, hand)}   shim/lightning {paired_ratio(shim_t, light)}"
     )
+    module = result.timings.get("module")
+    if module is not None:
+        print(
+            f"   module loop: module/hand {ratio(module, hand)} (paired {paired_ratio(module, hand)}),"
+            f" shim/module {ratio(shim_t, module)} (paired {paired_ratio(shim_t, module)}): the hand loop calling the"
+            " module's training_step, and what shim adds to that"
+        )
     control = result.timings.get("control")
     if control is not None:
         print(
@@ -638,11 +684,18 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--no-control", action="store_true", help="skip the second timing of the hand-written loop (the noise floor)"
     )
+    parser.add_argument(
+        "--module-loop",
+        action="store_true",
+        help="add the hand-written loop that calls the module's training_step (the fit workloads, CPU, 32-true)",
+    )
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where every variant trains")
     parser.add_argument("--precision", choices=PRECISIONS, default="32-true", help="the Trainers' `precision`")
     args = parser.parse_args(argv)
     if args.device == "cuda" and not torch.cuda.is_available():
         parser.error("--device cuda: torch.cuda.is_available() is False here")
+    if args.module_loop and (args.device, args.precision) != ("cpu", "32-true"):
+        parser.error("--module-loop runs on the CPU at 32-true only")
     if args.precision == "16-mixed" and args.device != "cuda":
         parser.error("--precision 16-mixed needs --device cuda (float16 autocast with a GradScaler is a GPU setting)")
     return args
@@ -656,11 +709,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     print_header(repeats, args.device, args.precision)
     if pytorch_lightning is None:
         print("pytorch_lightning could not be imported: the lightning variant is skipped")
-    runners = variants(control=not args.no_control)
     results: list[WorkloadResult] = []
     with tempfile.TemporaryDirectory(prefix="shim-bench-") as root:
         for workload in workloads(args.quick, args.device, args.precision):
             if args.only in (None, workload.name):
+                runners = variants(control=not args.no_control, module_loop=args.module_loop and workload.mode == "fit")
                 results.append(time_workload(workload, runners, repeats, root))
                 print_workload(results[-1])
                 sys.stdout.flush()
