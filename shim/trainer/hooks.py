@@ -184,7 +184,8 @@ class HookCaller:
         callback's that is not marked as ignoring them (see ``_ignores_outputs``)."""
         if self._module_fn(name) is not None:
             return True
-        return any(not getattr(fn, "_ignores_outputs", False) for fn in self._callbacks_for(name, None))
+        # `is True`: a mock in a hook's place answers any attribute, and must count as reading them
+        return any(getattr(fn, "_ignores_outputs", False) is not True for fn in self._callbacks_for(name, None))
 
     def overridden(self, name: str) -> bool:
         """Whether the module overrides hook ``name`` (hooks with a default behaviour always count)."""

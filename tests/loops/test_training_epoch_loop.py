@@ -104,3 +104,11 @@ def test_hooks_that_ignore_the_outputs_get_none_when_nobody_else_reads_them(owne
     with mock.patch.object(owner, "on_train_batch_end", spy):
         _fit(_Module(), tmp_path, [])
     assert seen == [None] * 4
+
+
+def test_a_mock_in_place_of_a_marked_hook_gets_the_outputs(tmp_path: Path) -> None:
+    # a mock answers any attribute, the mark included: it must still count as a hook that reads the outputs
+    module = _Module()
+    with mock.patch.object(ModelCheckpoint, "on_train_batch_end") as hook:
+        _fit(module, tmp_path, [])
+    _assert_outputs_are_the_losses([call.args[2] for call in hook.call_args_list], module)
