@@ -182,7 +182,7 @@ class HookCaller:
     def reads_outputs(self, name: str) -> bool:
         """Whether a listener of the batch-end hook ``name`` may read its ``outputs``: the module's hook, or a
         callback's that is not marked as ignoring them (see ``_ignores_outputs``)."""
-        if self._module_fn(name) is not None:
+        if self.overridden(name):
             return True
         # `is True`: a mock in a hook's place answers any attribute, and must count as reading them
         return any(getattr(fn, "_ignores_outputs", False) is not True for fn in self._callbacks_for(name, None))

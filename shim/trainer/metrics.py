@@ -501,11 +501,10 @@ class MetricStore:
     def update_train_step_metrics(self, accumulating: bool) -> None:
         """After a training batch: send the step metrics to the loggers when a logging step is due.
 
-        ``accumulating``: the batch only accumulated gradients (no optimizer step), so nothing is logged yet.
+        ``accumulating``: the batch only accumulated gradients (no optimizer step), so nothing is logged yet. The
+        training loop calls this only when there are loggers.
         """
         trainer = self.trainer
-        if not trainer.loggers:
-            return
         if accumulating and trainer.lightning_module.automatic_optimization:
             return
         # `should_update_logs` in the fit loop, without finding the active loop: this runs after every batch
