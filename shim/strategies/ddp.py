@@ -1,7 +1,9 @@
 """``DDPStrategy``: one process per device, gradients averaged by ``torch.nn.parallel.DistributedDataParallel``."""
 
+import atexit
+import sys
 from collections.abc import Callable
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, suppress
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -167,6 +169,9 @@ class DDPStrategy(Strategy):
             world_size=self.world_size,
             timeout=self._timeout,
         )
+        # a process group left to the interpreter's exit can abort the process there ("terminate called without an
+        # active exception", as gloo's threads are destroyed while still joinable): shut it down first
+        atexit.register(_destroy_process_group)
 
     @override
     def setup(self, trainer: "Trainer") -> None:
@@ -313,6 +318,18 @@ class DDPStrategy(Strategy):
         if isinstance(self._model, DistributedDataParallel):
             return self._model.no_sync()
         return nullcontext()
+
+
+def _destroy_process_group() -> None:
+    """Shut the default process group down at exit, once every rank is done with it (rank 0 hosts its store)."""
+    if not dist.is_initialized():
+        return
+    # not when this rank ends on an unhandled error (`sys.last_value` is set): the others may be stuck in a step.
+    # Bounded too: a rank that failed and left must not make the others wait at exit for long
+    if dist.get_backend() == "gloo" and not hasattr(sys, "last_value"):
+        with suppress(RuntimeError):
+            dist.monitored_barrier(timeout=timedelta(seconds=30))
+    dist.destroy_process_group()
 
 
 def _prepare_for_backward(wrapper: DistributedDataParallel, output: Any) -> None:

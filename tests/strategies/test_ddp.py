@@ -348,3 +348,26 @@ def test_torchrun_world_size_must_match_devices(monkeypatch: pytest.MonkeyPatch)
     assert trainer.strategy.launcher is not None
     with pytest.raises(ValueError, match="WORLD_SIZE=2"):
         trainer.strategy.launcher.launch(lambda: None)
+
+
+def test_the_process_group_is_shut_down_at_exit() -> None:
+    # a gloo group left to the interpreter's exit can abort the process there; the handler the strategy registers
+    # after creating the group waits for the other ranks (at most its timeout) and then destroys it
+    script = textwrap.dedent(
+        """
+        import socket
+        import torch.distributed as dist
+        from shim.strategies.ddp import _destroy_process_group
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=0, world_size=1)
+        _destroy_process_group()
+        print(dist.is_initialized())
+        _destroy_process_group()  # again, with no group: nothing to do
+        """
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "False"
