@@ -36,11 +36,9 @@ GAPS: dict[str, str] = {
     "pytorch_lightning.core.saving.save_hparams_to_tags_csv": _NOT_YET,
     "pytorch_lightning.core.saving.update_hparams": _NOT_YET,
     # demos
-    "pytorch_lightning.demos.boring_classes.BoringDataModuleNoLen": _NOT_YET,
     "pytorch_lightning.demos.boring_classes.DemoModel": _NOT_YET,
     "pytorch_lightning.demos.boring_classes.IterableBoringDataModule": _NOT_YET,
     "pytorch_lightning.demos.boring_classes.Net": _NOT_YET,
-    "pytorch_lightning.demos.boring_classes.RandomIterableDatasetWithLen": _NOT_YET,
     # loggers
     "pytorch_lightning.loggers.CometLogger": _NO_DEPENDENCY,
     "pytorch_lightning.loggers.LitLogger": _NO_DEPENDENCY,

@@ -14,10 +14,12 @@ from shim.core.module import LightningModule
 
 __all__ = [
     "BoringDataModule",
+    "BoringDataModuleNoLen",
     "BoringModel",
     "RandomDataset",
     "RandomDictDataset",
     "RandomIterableDataset",
+    "RandomIterableDatasetWithLen",
     "ManualOptimBoringModel",
 ]
 
@@ -61,6 +63,13 @@ class RandomIterableDataset(IterableDataset):
     def __iter__(self) -> Iterator[Tensor]:
         for _ in range(self.count):
             yield torch.randn(self.size)
+
+
+class RandomIterableDatasetWithLen(RandomIterableDataset):
+    """``RandomIterableDataset`` that also reports its ``count`` as its length."""
+
+    def __len__(self) -> int:
+        return self.count
 
 
 class BoringModel(LightningModule):
@@ -140,6 +149,33 @@ class BoringDataModule(LightningDataModule):
             self.random_test = Subset(self.random_full, indices=range(64 * 2, 64 * 3))
         if stage == "predict":
             self.random_predict = Subset(self.random_full, indices=range(64 * 3, 64 * 4))
+
+    def train_dataloader(self) -> DataLoader:
+        return DataLoader(self.random_train)
+
+    def val_dataloader(self) -> DataLoader:
+        return DataLoader(self.random_val)
+
+    def test_dataloader(self) -> DataLoader:
+        return DataLoader(self.random_test)
+
+    def predict_dataloader(self) -> DataLoader:
+        return DataLoader(self.random_predict)
+
+
+class BoringDataModuleNoLen(LightningDataModule):
+    """Like ``BoringDataModule``, but every split is a ``RandomIterableDataset`` of 32 features without a length:
+    512 samples to train on, 128 to validate, 256 to test and 64 to predict."""
+
+    def setup(self, stage: str) -> None:
+        if stage == "fit":
+            self.random_train = RandomIterableDataset(32, 512)
+        if stage in ("fit", "validate"):
+            self.random_val = RandomIterableDataset(32, 128)
+        if stage == "test":
+            self.random_test = RandomIterableDataset(32, 256)
+        if stage == "predict":
+            self.random_predict = RandomIterableDataset(32, 64)
 
     def train_dataloader(self) -> DataLoader:
         return DataLoader(self.random_train)
