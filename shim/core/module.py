@@ -560,7 +560,9 @@ class LightningModule(_DeviceDtypeMixin, HyperparametersMixin, ModelHooks, DataH
         trainer = self._trainer
         if trainer is None:
             return getattr(self, name)(*args)
-        owner = trainer._data_hook_owner(name)
+        from shim.trainer.data import data_hook_owner
+
+        owner = data_hook_owner(trainer, name)
         if owner is self:
             return trainer._hooks.module(name, *args)
         return trainer._hooks.datamodule(name, *args)

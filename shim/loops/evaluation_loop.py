@@ -20,6 +20,7 @@ from shim.trainer.data import (
     check_iterable,
     loader_length,
     parse_num_batches,
+    transfer_batch,
 )
 from shim.trainer.distributed_sampler import distribute_loader
 from shim.trainer.metrics import ResultCollection
@@ -195,7 +196,7 @@ class EvaluationLoop:
         for batch_idx, batch in enumerate(fetcher):
             progress.is_last_batch = fetcher.done
             if trainer._needs_batch_transfer:
-                batch = trainer._transfer_batch(batch, dataloader_idx)
+                batch = transfer_batch(trainer, batch, dataloader_idx)
             hook_args: tuple[Any, ...] = (batch, batch_idx, dataloader_idx) if multiple else (batch, batch_idx)
             total.ready += 1
             current.ready += 1

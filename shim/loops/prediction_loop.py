@@ -12,6 +12,7 @@ from shim.trainer.data import (
     check_iterable,
     loader_length,
     parse_num_batches,
+    transfer_batch,
 )
 from shim.trainer.distributed_sampler import distribute_loader
 from shim.trainer.states import RunningStage
@@ -78,7 +79,7 @@ class PredictionLoop:
             fetcher = BatchFetcher(loader, limit).start()
             for batch_idx, batch in enumerate(fetcher):
                 self.batch_progress.is_last_batch = fetcher.done
-                batch = trainer._transfer_batch(batch, dataloader_idx)
+                batch = transfer_batch(trainer, batch, dataloader_idx)
                 hook_args: tuple[Any, ...] = (batch, batch_idx, dataloader_idx) if multiple else (batch, batch_idx)
                 self.batch_progress.increment_ready()
                 hooks.call("on_predict_batch_start", *hook_args)

@@ -7,6 +7,7 @@ from shim.loops.evaluation_loop import EvaluationLoop
 from shim.loops.fetcher import BatchFetcher
 from shim.loops.optimization import AutomaticOptimization, ManualOptimization
 from shim.loops.progress import BatchProgress, SchedulerProgress
+from shim.trainer.data import transfer_batch
 from shim.trainer.metrics import ResultCollection
 from shim.trainer.states import RunningStage, TrainerFn
 from shim.utilities.exceptions import MisconfigurationException
@@ -141,7 +142,7 @@ class TrainingEpochLoop:
         batch_idx = current.ready  # the index of this batch: the count of the batches before it
         progress.is_last_batch = fetcher.done
         if trainer._needs_batch_transfer:
-            batch = trainer._transfer_batch(batch, 0)
+            batch = transfer_batch(trainer, batch, 0)
         total.ready += 1
         current.ready += 1
         # without accumulation no batch accumulates: the common case is decided without the call

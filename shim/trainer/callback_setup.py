@@ -1,16 +1,18 @@
-"""The Trainer's callback list: the user's, the defaults the flags ask for, and the module's own."""
+"""The Trainer's callbacks (the user's, the defaults the flags ask for, the module's own) and its loggers."""
 
+import os
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from shim.callbacks.callback import Callback
 from shim.callbacks.checkpoint import Checkpoint
 from shim.utilities.exceptions import MisconfigurationException
-from shim.utilities.rank_zero import rank_zero_info
+from shim.utilities.rank_zero import rank_zero_info, rank_zero_warn
 
 if TYPE_CHECKING:
     from shim.trainer.config import TrainerConfig
 
-__all__ = ["add_model_callbacks", "build_callbacks", "checkpoints_last"]
+__all__ = ["add_model_callbacks", "build_callbacks", "build_loggers", "checkpoints_last"]
 
 
 def checkpoints_last(callbacks: list[Callback]) -> list[Callback]:
@@ -86,3 +88,42 @@ def add_model_callbacks(callbacks: list[Callback], extra: Any) -> list[Callback]
     if replaced:
         rank_zero_info(f"`configure_callbacks` replaces the Trainer's callbacks of the same type: {replaced}")
     return checkpoints_last([cb for cb in callbacks if type(cb) not in extra_types] + extra)
+
+
+def build_loggers(config: "TrainerConfig", logger: Any, default_root_dir: str) -> list[Any]:
+    """``True``/``None``: TensorBoard in ``default_root_dir`` (CSV without tensorboard); ``False``: no logger."""
+    from shim.loggers.logger import DummyLogger
+
+    if logger is False or config.barebones:
+        return []
+    if config.fast_dev_run:
+        return [DummyLogger()]
+    if logger is None or logger is True:
+        import importlib.util
+
+        if importlib.util.find_spec("tensorboard") is not None or importlib.util.find_spec("tensorboardX"):
+            from shim.loggers.tensorboard import TensorBoardLogger
+
+            return [TensorBoardLogger(save_dir=default_root_dir, version=_slurm_job_id())]
+        from shim.loggers.csv_logs import CSVLogger
+
+        rank_zero_warn(
+            "`logger=True` uses a CSVLogger because neither `tensorboard` nor `tensorboardX` is installed;"
+            " install `tensorboard` to get the TensorBoard logger."
+        )
+        return [CSVLogger(save_dir=default_root_dir)]
+    if isinstance(logger, Iterable):
+        return list(logger)
+    return [logger]
+
+
+def _slurm_job_id() -> int | None:
+    """The SLURM job id, which names the default logger's version under SLURM (outside interactive shells)."""
+    job_id = os.environ.get("SLURM_ARRAY_JOB_ID") or os.environ.get("SLURM_JOB_ID")
+    if job_id is None or os.environ.get("SLURM_JOB_NAME") in ("bash", "interactive"):
+        return None
+    task = os.environ.get("SLURM_ARRAY_TASK_ID")
+    try:
+        return int(f"{job_id}{task}") if task else int(job_id)
+    except ValueError:
+        return None

@@ -5,13 +5,16 @@ Every check names the argument, the value and what is allowed, with the exceptio
 
 import datetime
 import numbers
+import os
 from dataclasses import dataclass
 from typing import Any
 
-from shim.utilities.exceptions import MisconfigurationException
-from shim.utilities.rank_zero import rank_zero_info
+import torch
 
-__all__ = ["TrainerConfig", "parse_trainer_args", "parse_max_time"]
+from shim.utilities.exceptions import MisconfigurationException
+from shim.utilities.rank_zero import rank_zero_info, rank_zero_warn
+
+__all__ = ["TrainerConfig", "apply_determinism", "parse_trainer_args", "parse_max_time"]
 
 
 @dataclass(frozen=True)
@@ -276,3 +279,16 @@ def _check_schedule(schedule: dict[Any, Any]) -> dict[int, int]:
                 f" for epoch {epoch}."
             )
     return dict(sorted(schedule.items()))
+
+
+def apply_determinism(deterministic: bool | str | None, benchmark: bool | None) -> None:
+    """Set torch's deterministic-algorithms switch and cuDNN's benchmark mode as the two flags ask."""
+    if deterministic is not None:
+        torch.use_deterministic_algorithms(bool(deterministic), warn_only=deterministic == "warn")
+        if deterministic:
+            os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    if benchmark is None:
+        benchmark = False if deterministic else torch.backends.cudnn.benchmark
+    elif benchmark and deterministic:
+        rank_zero_warn("benchmark=True may make results non-deterministic although deterministic=True was set.")
+    torch.backends.cudnn.benchmark = benchmark

@@ -8,17 +8,32 @@ from typing import TYPE_CHECKING, Any
 
 from torch.utils.data import DataLoader
 
+from shim.core.datamodule import LightningDataModule
 from shim.core.hooks import DataHooks
+from shim.plugins.precision.precision import Precision
 from shim.trainer.states import RunningStage
 from shim.utilities.data import sized_len
 from shim.utilities.exceptions import MisconfigurationException
-from shim.utilities.model_helpers import is_overridden
+from shim.utilities.model_helpers import is_overridden, own_methods, runs_own_methods
+from shim.utilities.rank_zero import rank_zero_warn
 from shim.utilities.seed import pl_worker_init_function
 
 if TYPE_CHECKING:
+    from shim.core.module import LightningModule
     from shim.trainer.trainer import Trainer
 
-__all__ = ["DataSource", "parse_num_batches", "as_loader_list"]
+__all__ = [
+    "DataSource",
+    "as_loader_list",
+    "attach_data",
+    "data_hook_owner",
+    "decide_batch_transfer",
+    "parse_num_batches",
+    "transfer_batch",
+]
+
+_BATCH_HOOKS = ("on_before_batch_transfer", "transfer_batch_to_device", "on_after_batch_transfer")
+_OWN_CONVERT_INPUT = own_methods(Precision, ("convert_input",))  # the base plugin leaves the batch as it is
 
 
 @dataclass
@@ -103,3 +118,70 @@ def parse_num_batches(stage: RunningStage, length: int | float, limit: int | flo
 def loader_length(loader: Any) -> int | float:
     length = sized_len(loader)
     return float("inf") if length is None else length
+
+
+def attach_data(
+    trainer: "Trainer", model: "LightningModule", datamodule: LightningDataModule | None, loaders: dict[str, Any]
+) -> None:
+    """Point each of the trainer's loops at the given loaders, else the datamodule, else the module."""
+    trainer._model = model
+    trainer.datamodule = datamodule
+    if datamodule is not None:
+        datamodule.trainer = trainer
+    owner: Any = datamodule if datamodule is not None else model
+    sources: dict[str, DataSource] = {
+        "train": trainer.fit_loop.source,
+        "val": trainer.fit_loop.epoch_loop.val_loop.source,
+        "validate": trainer.validate_loop.source,
+        "test": trainer.test_loop.source,
+        "predict": trainer.predict_loop.source,
+    }
+    for key, given in loaders.items():
+        targets = ["val", "validate"] if key in ("val", "validate") else [key]
+        for target in targets:
+            source = sources[target]
+            source.instance = given if given is not None else owner
+    # a new fit/validate/test requests loaders again
+    trainer.fit_loop.loader = None
+    trainer.fit_loop.epoch_loop.val_loop.loaders = None
+    trainer.validate_loop.loaders = None
+    trainer.test_loop.loaders = None
+
+
+def data_hook_owner(trainer: "Trainer", name: str) -> Any:
+    """The module or datamodule whose batch hook ``name`` runs: the datamodule's when it overrides the hook."""
+    owner = trainer._data_hook_owners.get(name)
+    if owner is None:
+        owner = trainer.lightning_module
+        if is_overridden(name, trainer.datamodule, LightningDataModule):
+            if trainer._module_overrides(name):
+                rank_zero_warn(
+                    f"`{name}` is overridden in both the LightningModule and the LightningDataModule; the"
+                    " datamodule's is used."
+                )
+            owner = trainer.datamodule
+        trainer._data_hook_owners[name] = owner
+    return owner
+
+
+def decide_batch_transfer(trainer: "Trainer") -> None:
+    """Decide once per run what reads batch by batch: whether batches need the transfer hooks, clipping, validation."""
+    trainer._clipping_overridden = trainer._module_overrides("configure_gradient_clipping")
+    trainer._validation_enabled = None
+    trainer._data_hook_owners = {}
+    overridden = any(
+        trainer._module_overrides(h) or is_overridden(h, trainer.datamodule, LightningDataModule) for h in _BATCH_HOOKS
+    )
+    precision_converts = not runs_own_methods(trainer.precision_plugin, _OWN_CONVERT_INPUT)
+    # on the CPU with no hook overridden the transfer is an identity: skip its recursion on every batch
+    trainer._needs_batch_transfer = overridden or precision_converts or trainer.strategy.root_device.type != "cpu"
+
+
+def transfer_batch(trainer: "Trainer", batch: Any, dataloader_idx: int) -> Any:
+    """The batch after the precision plugin's conversion, the batch hooks and the move to the device."""
+    if not trainer._needs_batch_transfer:
+        return batch
+    batch = trainer.precision_plugin.convert_input(batch)
+    module = trainer.lightning_module
+    batch = module._on_before_batch_transfer(batch, dataloader_idx=dataloader_idx)
+    return trainer.strategy.batch_to_device(batch, dataloader_idx=dataloader_idx)

@@ -183,9 +183,11 @@ def _finish_after_search(trainer: "Trainer") -> None:
     The Trainer's interrupt handling has already torn the loops down; what it did not do is run the teardown
     hooks and mark the run finished rather than interrupted.
     """
+    from shim.trainer.run import teardown_hooks
+
     fn = trainer.state.fn
     if fn is not None:
-        trainer._teardown_hooks(TrainerFn(fn))
+        teardown_hooks(trainer, TrainerFn(fn))
     trainer.state.status = TrainerStatus.FINISHED
 
 

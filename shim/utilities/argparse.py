@@ -282,3 +282,32 @@ def defaults_from_env_vars(fn: Callable[..., None]) -> Callable[..., None]:
         fn(self, *args, **kwargs)
 
     return init
+
+
+class ArgparseConstructors:
+    """The Lightning 1.x classmethods that build an object (the Trainer) from a command line."""
+
+    @classmethod
+    def add_argparse_args(cls, parent_parser: ArgumentParser, **kwargs: Any) -> ArgumentParser:
+        """Add ``--<argument>`` for every Trainer argument a command line can give (Lightning 1.x API)."""
+        return add_argparse_args(cls, parent_parser, **kwargs)
+
+    @classmethod
+    def from_argparse_args(cls, args: Namespace | ArgumentParser | dict[str, Any], **kwargs: Any) -> Any:
+        """A Trainer from parsed command-line arguments; unknown names are ignored, ``kwargs`` win."""
+        return from_argparse_args(cls, args, **kwargs)
+
+    @classmethod
+    def parse_argparser(cls, arg_parser: ArgumentParser | Namespace) -> Namespace:
+        """Parse the command line (or take a Namespace), with ``"True"``/``"False"`` turned into booleans."""
+        return parse_argparser(cls, arg_parser)
+
+    @classmethod
+    def get_init_arguments_and_types(cls) -> list[tuple[str, tuple[type, ...], Any]]:
+        """``(name, allowed types, default)`` for each Trainer argument."""
+        return get_init_arguments_and_types(cls)
+
+    @classmethod
+    def default_attributes(cls) -> dict[str, Any]:
+        """Each Trainer argument's default value."""
+        return {name: default for name, _, default in get_init_arguments_and_types(cls)}
