@@ -16,12 +16,15 @@ from shim.utilities.seed import seed_everything
 
 __all__ = ["__version__", "Callback", "LightningDataModule", "LightningModule", "Trainer", "seed_everything"]
 
-# Like Lightning: INFO messages (model summary, stop reasons) reach stderr unless the application configured logging.
-_logger = logging.getLogger(__name__)
-_logger.setLevel(logging.INFO)
-if not logging.getLogger().hasHandlers() and not _logger.handlers:
-    _logger.addHandler(logging.StreamHandler())
-    _logger.propagate = False
+# Like Lightning: INFO messages (model summary, stop reasons, seeds) reach stderr unless the application configured
+# logging. shim logs under Lightning's logger names (see shim.utilities.rank_zero.get_logger).
+for _name in ("lightning.pytorch", "lightning.fabric"):
+    _logger = logging.getLogger(_name)
+    if _logger.level == logging.NOTSET:
+        _logger.setLevel(logging.INFO)
+    if not logging.getLogger().hasHandlers() and not _logger.handlers:
+        _logger.addHandler(logging.StreamHandler())
+        _logger.propagate = False
 
 # SHIM_COMPAT=1 (set by `shim run` for the processes it starts) makes Lightning imports resolve to shim.
 _compat.install_from_environment()

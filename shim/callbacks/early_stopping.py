@@ -1,6 +1,5 @@
 """``EarlyStopping``: end training once a monitored metric stops improving, crosses a threshold or goes non-finite."""
 
-import logging
 from collections.abc import Callable
 from enum import Enum
 from typing import TYPE_CHECKING, Any
@@ -12,13 +11,13 @@ from typing_extensions import override
 from shim.callbacks.callback import Callback
 from shim.trainer.states import TrainerFn
 from shim.utilities.exceptions import MisconfigurationException
-from shim.utilities.rank_zero import rank_zero_warn
+from shim.utilities.rank_zero import get_logger, rank_zero_warn
 
 if TYPE_CHECKING:
     from shim.core.module import LightningModule
     from shim.trainer.trainer import Trainer
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 __all__ = ["EarlyStopping", "EarlyStoppingReason"]
 

@@ -1,6 +1,5 @@
 """``ModelCheckpoint``: save checkpoints on a schedule, keep the best ``save_top_k`` by a monitored metric."""
 
-import logging
 import os
 import re
 import shutil
@@ -16,13 +15,13 @@ from shim.callbacks.callback import _ignores_outputs
 from shim.callbacks.checkpoint import Checkpoint
 from shim.trainer.states import TrainerFn
 from shim.utilities.exceptions import MisconfigurationException
-from shim.utilities.rank_zero import rank_zero_info, rank_zero_warn
+from shim.utilities.rank_zero import get_logger, rank_zero_info, rank_zero_warn
 
 if TYPE_CHECKING:
     from shim.core.module import LightningModule
     from shim.trainer.trainer import Trainer
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 __all__ = ["ModelCheckpoint"]
 

@@ -1,6 +1,5 @@
 """``ModelSummary`` callback: print the layer table when fit starts."""
 
-import logging
 from typing import TYPE_CHECKING
 
 from typing_extensions import override
@@ -12,7 +11,9 @@ if TYPE_CHECKING:
     from shim.core.module import LightningModule
     from shim.trainer.trainer import Trainer
 
-log = logging.getLogger(__name__)
+from shim.utilities.rank_zero import get_logger
+
+log = get_logger(__name__)
 
 __all__ = ["ModelSummary"]
 

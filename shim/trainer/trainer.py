@@ -1,6 +1,5 @@
 """``Trainer``: checks its arguments, forwards fit/validate/test/predict to the loops, and exposes their state."""
 
-import logging
 import os
 from datetime import timedelta
 from typing import Any
@@ -29,8 +28,6 @@ from shim.utilities.argparse import ArgparseConstructors, defaults_from_env_vars
 from shim.utilities.exceptions import MisconfigurationException
 from shim.utilities.model_helpers import own_methods
 from shim.utilities.rank_zero import rank_zero_deprecation
-
-log = logging.getLogger(__name__)
 
 __all__ = ["Trainer"]
 

@@ -5,7 +5,6 @@ until a failure, then bisects between the last success and the failure. Each tri
 new size, and afterwards the model, optimizers, counters, callbacks and loggers are as they were before the search.
 """
 
-import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,14 +20,14 @@ from shim.tuner.search import (
     save_snapshot,
 )
 from shim.utilities.data import sized_len
-from shim.utilities.rank_zero import rank_zero_info, rank_zero_warn
+from shim.utilities.rank_zero import get_logger, rank_zero_info, rank_zero_warn
 
 if TYPE_CHECKING:
     from shim.trainer.trainer import Trainer
 
 __all__: list[str] = []
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 _DEFAULT_MAX_VAL = 8192
 

@@ -3,7 +3,6 @@ suggest the learning rate where the loss falls fastest.
 """
 
 import importlib
-import logging
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -17,7 +16,7 @@ from shim.core.optimizer import LRSchedulerConfig
 from shim.tuner.attributes import lightning_hasattr, lightning_setattr
 from shim.tuner.search import LoopCounters, borrowed_callbacks_and_loggers, restore_snapshot, save_snapshot
 from shim.utilities.exceptions import MisconfigurationException
-from shim.utilities.rank_zero import rank_zero_warn
+from shim.utilities.rank_zero import get_logger, rank_zero_warn
 
 if TYPE_CHECKING:
     from shim.core.module import LightningModule
@@ -25,7 +24,7 @@ if TYPE_CHECKING:
 
 __all__: list[str] = []
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 _LR_NAMES = ("lr", "learning_rate")
 

@@ -8,6 +8,7 @@ from functools import wraps
 from typing import Any, TypeVar
 
 __all__ = [
+    "get_logger",
     "rank_zero_debug",
     "rank_zero_info",
     "rank_zero_only",
@@ -17,7 +18,58 @@ __all__ = [
     "PossibleUserWarning",
 ]
 
-log = logging.getLogger("shim")
+# shim's messages go to the loggers Lightning's own modules use, so the levels and handlers a user sets on
+# "lightning.pytorch" (or "lightning") apply to them. The standalone package's names ("pytorch_lightning",
+# "lightning_fabric") are a second parent of each: their explicit levels filter shim's records too, and their
+# handlers receive them.
+_MIRRORS = {"lightning.pytorch": "pytorch_lightning", "lightning.fabric": "lightning_fabric"}
+
+
+class _MirrorFilter(logging.Filter):
+    """Applies the standalone package's logger settings to a record logged under the ``lightning.*`` name."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        for prefix, mirror in _MIRRORS.items():
+            if record.name == prefix or record.name.startswith(f"{prefix}."):
+                return _honour_mirror(record, mirror + record.name[len(prefix) :])
+        return True
+
+
+def _honour_mirror(record: logging.LogRecord, name: str) -> bool:
+    """False when the loggers along ``name`` set a level above the record's; else pass it to their handlers."""
+    loggers = logging.Logger.manager.loggerDict
+    chain = []
+    while name:
+        logger = loggers.get(name)
+        if isinstance(logger, logging.Logger):
+            chain.append(logger)
+        name = name.rpartition(".")[0]
+    level = next((logger.level for logger in chain if logger.level != logging.NOTSET), logging.NOTSET)
+    if record.levelno < level or any(logger.disabled for logger in chain):
+        return False
+    for logger in chain:
+        for handler in logger.handlers:
+            if record.levelno >= handler.level:
+                handler.handle(record)
+        if not logger.propagate:
+            break
+    return True
+
+
+def get_logger(module_name: str) -> logging.Logger:
+    """The logger Lightning's module of the same path uses: ``shim.callbacks.x`` -> ``lightning.pytorch.callbacks.x``.
+
+    ``shim.utilities.seed`` logs where Lightning's seeding does, under ``lightning.fabric``.
+    """
+    relative = module_name.removeprefix("shim").lstrip(".")
+    prefix = "lightning.fabric" if relative == "utilities.seed" else "lightning.pytorch"
+    logger = logging.getLogger(f"{prefix}.{relative}" if relative else prefix)
+    if not any(isinstance(f, _MirrorFilter) for f in logger.filters):
+        logger.addFilter(_MirrorFilter())
+    return logger
+
+
+log = get_logger(__name__)
 
 T = TypeVar("T")
 

@@ -1,6 +1,5 @@
 """Seeding of Python, NumPy (when installed) and torch, and per-worker seeds for DataLoader workers."""
 
-import logging
 import os
 import random
 from collections.abc import Generator
@@ -9,7 +8,7 @@ from typing import Any
 
 import torch
 
-from shim.utilities.rank_zero import rank_zero_only, rank_zero_warn
+from shim.utilities.rank_zero import get_logger, rank_zero_only, rank_zero_warn
 
 __all__ = [
     "collect_rng_states",
@@ -20,7 +19,7 @@ __all__ = [
     "set_rng_states",
 ]
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 _MIN_SEED = 0
 _MAX_SEED = 2**32 - 1

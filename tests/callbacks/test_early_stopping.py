@@ -73,7 +73,8 @@ CASES: dict[str, tuple[dict[str, Any], dict[str, Any], list[float], str]] = {
 @contextmanager
 def _captured_messages(pkg: ModuleType) -> Iterator[list[str]]:
     """Collect what the package's early-stopping module logs at INFO level."""
-    logger = logging.getLogger(f"{pkg.__name__}.callbacks.early_stopping")
+    # shim logs under Lightning's names, and honours the standalone package's ("pytorch_lightning") as well
+    logger = logging.getLogger("pytorch_lightning.callbacks.early_stopping")
     messages: list[str] = []
     handler = logging.Handler(logging.INFO)
     handler.emit = lambda record: messages.append(record.getMessage())  # type: ignore[method-assign]

@@ -1,0 +1,83 @@
+"""shim's messages go to Lightning's logger names, so what users configure on those names applies to them."""
+
+import logging
+from collections.abc import Iterator
+
+import pytest
+
+from shim.utilities.rank_zero import get_logger, rank_zero_info
+
+
+class _Recorder(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+@pytest.fixture
+def restore_loggers() -> Iterator[None]:
+    names = ["lightning.pytorch", "pytorch_lightning", "lightning.pytorch.utilities.rank_zero"]
+    saved = {name: (logging.getLogger(name).level, list(logging.getLogger(name).handlers)) for name in names}
+    yield
+    for name, (level, handlers) in saved.items():
+        logger = logging.getLogger(name)
+        logger.setLevel(level)
+        logger.handlers[:] = handlers
+
+
+@pytest.mark.parametrize(
+    ("module", "expected"),
+    [
+        ("shim.callbacks.early_stopping", "lightning.pytorch.callbacks.early_stopping"),
+        ("shim.utilities.rank_zero", "lightning.pytorch.utilities.rank_zero"),
+        ("shim.utilities.seed", "lightning.fabric.utilities.seed"),
+        ("shim", "lightning.pytorch"),
+    ],
+)
+def test_logger_names_are_lightnings(module: str, expected: str) -> None:
+    assert get_logger(module).name == expected
+
+
+def test_caplog_on_lightning_name_sees_rank_zero_info(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO, logger="lightning.pytorch.utilities.rank_zero"):
+        rank_zero_info("hello from shim")
+    assert [r.name for r in caplog.records] == ["lightning.pytorch.utilities.rank_zero"]
+    assert caplog.records[0].getMessage() == "hello from shim"
+
+
+@pytest.mark.usefixtures("restore_loggers")
+@pytest.mark.parametrize("name", ["lightning.pytorch", "pytorch_lightning"])
+def test_a_level_set_on_a_lightning_name_silences_info(name: str) -> None:
+    recorder = _Recorder()
+    logging.getLogger("lightning.pytorch").addHandler(recorder)
+    rank_zero_info("first")
+    logging.getLogger(name).setLevel(logging.ERROR)
+    rank_zero_info("second")
+    assert recorder.messages == ["first"]
+
+
+@pytest.mark.usefixtures("restore_loggers")
+def test_a_handler_on_the_standalone_name_receives_shims_messages() -> None:
+    recorder = _Recorder()
+    logging.getLogger("pytorch_lightning").addHandler(recorder)
+    rank_zero_info("to the standalone package's handler")
+    assert recorder.messages == ["to the standalone package's handler"]
+
+
+@pytest.mark.usefixtures("restore_loggers")
+def test_a_handler_below_a_non_propagating_standalone_logger_stops_there() -> None:
+    outer, inner = _Recorder(), _Recorder()
+    logging.getLogger("pytorch_lightning").addHandler(outer)
+    child = logging.getLogger("pytorch_lightning.utilities")
+    child.addHandler(inner)
+    child.propagate = False
+    try:
+        rank_zero_info("once")
+    finally:
+        child.removeHandler(inner)
+        child.propagate = True
+    assert inner.messages == ["once"]
+    assert outer.messages == []
