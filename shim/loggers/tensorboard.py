@@ -13,12 +13,16 @@ from typing_extensions import override
 from shim.loggers.hparams import _convert_params, _flatten_dict, _sanitize_params, save_hparams_to_yaml
 from shim.loggers.log_dir import VersionedFolder, make_log_dir, version_folder
 from shim.loggers.logger import Logger, _add_prefix, rank_zero_experiment
+from shim.utilities.imports import RequirementCache
 from shim.utilities.rank_zero import rank_zero_only, rank_zero_warn
 
 if TYPE_CHECKING:
     from torch.utils.tensorboard import SummaryWriter
 
 __all__ = ["TensorBoardLogger"]
+
+_TENSORBOARD_AVAILABLE = RequirementCache("tensorboard")
+_TENSORBOARDX_AVAILABLE = RequirementCache("tensorboardX")
 
 
 class _SyncRecordWriter:

@@ -99,11 +99,9 @@ def build_loggers(config: "TrainerConfig", logger: Any, default_root_dir: str) -
     if config.fast_dev_run:
         return [DummyLogger()]
     if logger is None or logger is True:
-        import importlib.util
+        from shim.loggers.tensorboard import _TENSORBOARD_AVAILABLE, _TENSORBOARDX_AVAILABLE, TensorBoardLogger
 
-        if importlib.util.find_spec("tensorboard") is not None or importlib.util.find_spec("tensorboardX"):
-            from shim.loggers.tensorboard import TensorBoardLogger
-
+        if _TENSORBOARD_AVAILABLE or _TENSORBOARDX_AVAILABLE:
             return [TensorBoardLogger(save_dir=default_root_dir, version=_slurm_job_id())]
         from shim.loggers.csv_logs import CSVLogger
 
