@@ -20,6 +20,7 @@ from shim.trainer.data import (
     check_iterable,
     loader_length,
     parse_num_batches,
+    read_in_order,
     transfer_batch,
 )
 from shim.trainer.distributed_sampler import distribute_loader
@@ -115,6 +116,8 @@ class EvaluationLoop:
         if limit == 0 or not trainer._module_overrides(step_name):
             return
         loaders = as_loader_list(self.source.request(trainer))
+        if self.trainer_fn == TrainerFn.FITTING and trainer.overfit_batches > 0:
+            loaders = read_in_order(loaders, self.stage, trainer.overfit_batches)
         processed = []
         for loader in loaders:
             check_iterable(loader, self.source)

@@ -15,6 +15,7 @@ from shim.trainer.data import (
     check_iterable,
     loader_length,
     parse_num_batches,
+    read_in_order,
 )
 from shim.trainer.distributed_sampler import distribute_loader
 from shim.trainer.states import RunningStage
@@ -135,6 +136,8 @@ class FitLoop:
                 f"`train_dataloader` gave {len(loaders)} loaders; shim trains on exactly one loader for now"
                 " (combining several training loaders is not implemented yet)."
             )
+        if trainer.overfit_batches > 0:
+            loaders = read_in_order(loaders, RunningStage.TRAINING, trainer.overfit_batches)
         loader = distribute_loader(loaders[0], trainer, RunningStage.TRAINING)
         check_iterable(loader, self.source)
         self.loader = add_worker_seeding(loader, trainer.global_rank)

@@ -11,6 +11,7 @@ from typing import Any
 
 import torch
 
+from shim.utilities.enums import GradClipAlgorithmType
 from shim.utilities.exceptions import MisconfigurationException
 from shim.utilities.rank_zero import rank_zero_info, rank_zero_warn
 
@@ -30,6 +31,7 @@ class TrainerConfig:
     limit_val_batches: int | float
     limit_test_batches: int | float
     limit_predict_batches: int | float
+    overfit_batches: int | float
     val_check_interval: int | float
     check_val_every_n_epoch: int | None
     num_sanity_val_steps: int | float
@@ -58,9 +60,8 @@ def _batch_limit(value: Any, name: str) -> int | float:
         raise MisconfigurationException(
             f"{name}={value!r} is not valid: give an int number of batches or a float fraction in [0.0, 1.0]."
         )
-    if isinstance(value, int) and value == 1:
-        what = "1 batch per epoch" if name == "limit_train_batches" else "1 batch"
-        rank_zero_info(f"`Trainer({name}=1)` was configured so {what} will be used.")
+    if value == 1:
+        _explain_one(name, value)
     if 0 <= value <= 1:
         return value
     if value > 1 and value % 1.0 == 0:
@@ -68,6 +69,37 @@ def _batch_limit(value: Any, name: str) -> int | float:
     raise MisconfigurationException(
         f"{name}={value!r} is not valid: give an int number of batches or a float fraction in [0.0, 1.0]."
     )
+
+
+def _resolve_limits(
+    given: dict[str, int | float | None], overfit_batches: int | float, fast_dev_run: int | bool
+) -> dict[str, int | float]:
+    """The four ``limit_*_batches``, checked; ``fast_dev_run`` sets each to its count of batches.
+
+    ``overfit_batches`` > 0 takes the place of the train and val limits, whose own values are then not read (not
+    even checked), under ``fast_dev_run`` too.
+    """
+    limits: dict[str, int | float] = {}
+    for name, value in given.items():
+        if overfit_batches > 0 and name in ("limit_train_batches", "limit_val_batches"):
+            limits[name] = overfit_batches
+        elif fast_dev_run:
+            limits[name] = 1 if fast_dev_run is True else int(fast_dev_run)
+        else:
+            limits[name] = _batch_limit(value, name)
+    return limits
+
+
+def _explain_one(name: str, value: int | float) -> None:
+    """Log what ``1`` (one batch) or ``1.0`` (all batches) means for ``name``: the two are easy to confuse."""
+    is_count = isinstance(value, int)
+    if name == "val_check_interval":
+        what = "validation runs after every batch" if is_count else "validation runs at the end of each training epoch"
+    else:
+        what = "1 batch" if is_count else "100% of the batches"
+        what += " per epoch" if name == "limit_train_batches" else ""
+        what += " will be used"
+    rank_zero_info(f"`Trainer({name}={value!r})` was configured so {what}.")
 
 
 def _non_negative_int_or_none(value: Any, name: str, minimum: int = 0) -> int | None:
@@ -112,6 +144,7 @@ def parse_trainer_args(
     limit_val_batches: int | float | None,
     limit_test_batches: int | float | None,
     limit_predict_batches: int | float | None,
+    overfit_batches: int | float = 0.0,
     val_check_interval: int | float | None,
     check_val_every_n_epoch: int | None,
     num_sanity_val_steps: int | None,
@@ -177,10 +210,15 @@ def parse_trainer_args(
         raise MisconfigurationException(
             f"gradient_clip_val={gradient_clip_val} is not valid: it must be >= 0 (0 or None turns clipping off)."
         )
-    if gradient_clip_algorithm is not None and gradient_clip_algorithm not in ("value", "norm"):
-        raise MisconfigurationException(
-            f"gradient_clip_algorithm={gradient_clip_algorithm!r} is not valid; allowed values are 'norm' and 'value'."
-        )
+    if gradient_clip_algorithm is not None:
+        if not isinstance(gradient_clip_algorithm, str) or not GradClipAlgorithmType.supported_type(
+            gradient_clip_algorithm.lower()
+        ):
+            raise MisconfigurationException(
+                f"gradient_clip_algorithm={gradient_clip_algorithm!r} is not valid; allowed values are 'norm' and"
+                " 'value' (in any letter case)."
+            )
+        gradient_clip_algorithm = GradClipAlgorithmType(gradient_clip_algorithm.lower())
     if isinstance(fast_dev_run, int) and not isinstance(fast_dev_run, bool) and fast_dev_run < 0:
         raise MisconfigurationException(
             f"fast_dev_run={fast_dev_run} is not valid: give True/False or an int >= 0 number of batches."
@@ -201,18 +239,23 @@ def parse_trainer_args(
         raise MisconfigurationException(
             f"reload_dataloaders_every_n_epochs={reload_dataloaders_every_n_epochs!r} is not valid: give an int >= 0."
         )
+    overfit = _batch_limit(overfit_batches, "overfit_batches")
+    limits = _resolve_limits(
+        {
+            "limit_train_batches": limit_train_batches,
+            "limit_val_batches": limit_val_batches,
+            "limit_test_batches": limit_test_batches,
+            "limit_predict_batches": limit_predict_batches,
+        },
+        overfit,
+        fast_dev_run,
+    )
     val_check = _batch_limit(val_check_interval, "val_check_interval")
     if val_check == 0:
         raise MisconfigurationException(
             "val_check_interval=0 is not valid: give a fraction in (0.0, 1.0] of the epoch or an int >= 1 of batches"
             " (to turn validation off, set limit_val_batches=0)."
         )
-    limits = {
-        "limit_train_batches": _batch_limit(limit_train_batches, "limit_train_batches"),
-        "limit_val_batches": _batch_limit(limit_val_batches, "limit_val_batches"),
-        "limit_test_batches": _batch_limit(limit_test_batches, "limit_test_batches"),
-        "limit_predict_batches": _batch_limit(limit_predict_batches, "limit_predict_batches"),
-    }
     num_sanity: int | float = float("inf") if num_sanity_val_steps == -1 else num_sanity_val_steps
     if barebones:
         for name, value in (
@@ -231,7 +274,6 @@ def parse_trainer_args(
             f"Running in `fast_dev_run` mode: will run the requested loop using {n} batch(es). Logging and"
             " checkpointing is suppressed."
         )
-        limits = dict.fromkeys(limits, n)
         max_steps, max_epochs, num_sanity, val_check, check_val_every_n_epoch = n, 1, 0, 1.0, 1
         max_time = None
     elif max_epochs is None:
@@ -243,6 +285,7 @@ def parse_trainer_args(
         min_steps=min_steps,
         max_time=parse_max_time(max_time),
         val_check_interval=val_check,
+        overfit_batches=overfit,
         check_val_every_n_epoch=check_val_every_n_epoch,
         num_sanity_val_steps=num_sanity,
         log_every_n_steps=log_every_n_steps,

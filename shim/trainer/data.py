@@ -6,11 +6,12 @@ from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, SequentialSampler
 
 from shim.core.datamodule import LightningDataModule
 from shim.core.hooks import DataHooks
 from shim.plugins.precision.precision import Precision
+from shim.trainer.distributed_sampler import rebuild_loader
 from shim.trainer.states import RunningStage
 from shim.utilities.data import sized_len
 from shim.utilities.exceptions import MisconfigurationException
@@ -29,6 +30,7 @@ __all__ = [
     "data_hook_owner",
     "decide_batch_transfer",
     "parse_num_batches",
+    "read_in_order",
     "transfer_batch",
 ]
 
@@ -90,6 +92,26 @@ def add_worker_seeding(loader: Any, rank: int) -> Any:
     if isinstance(loader, DataLoader) and int(os.environ.get("PL_SEED_WORKERS", "0")) and loader.worker_init_fn is None:
         loader.worker_init_fn = partial(pl_worker_init_function, rank=rank)
     return loader
+
+
+def read_in_order(loaders: list[Any], stage: RunningStage, overfit_batches: int | float) -> list[Any]:
+    """The loaders ``overfit_batches`` trains (or validates) on: each reads its dataset in order.
+
+    Loaders with a sampler that is not a ``SequentialSampler`` are rebuilt with one, with a warning, so every epoch
+    sees the same first batches.
+    """
+    if all(isinstance(dl.sampler, SequentialSampler) for dl in loaders if hasattr(dl, "sampler")):
+        return loaders
+    prefix = stage.dataloader_prefix
+    rank_zero_warn(
+        f"Trainer(overfit_batches={overfit_batches!r}) needs the same batches every epoch, but the {prefix}"
+        f" dataloader shuffles: shim turns the {prefix} dataloader's shuffling off (it reads its dataset in order)."
+    )
+    return [_in_order(dl) if isinstance(dl, DataLoader) else dl for dl in loaders]
+
+
+def _in_order(loader: DataLoader[Any]) -> DataLoader[Any]:
+    return rebuild_loader(loader, SequentialSampler(loader.dataset))  # type: ignore[arg-type]
 
 
 def parse_num_batches(stage: RunningStage, length: int | float, limit: int | float) -> int | float:

@@ -15,7 +15,7 @@ from shim.utilities.rank_zero import PossibleUserWarning, rank_zero_warn
 if TYPE_CHECKING:
     from shim.trainer.trainer import Trainer
 
-__all__ = ["DistributedSamplerWrapper", "UnrepeatedDistributedSampler", "distribute_loader"]
+__all__ = ["DistributedSamplerWrapper", "UnrepeatedDistributedSampler", "distribute_loader", "rebuild_loader"]
 
 # the DataLoader arguments a rebuilt loader copies from the original (sampler and shuffle are replaced)
 _LOADER_ATTRIBUTES = (
@@ -106,7 +106,8 @@ def distribute_loader(loader: Any, trainer: "Trainer", stage: RunningStage) -> A
     kwargs: dict[str, Any] = dict(trainer.strategy.distributed_sampler_kwargs)  # type: ignore[attr-defined]
     kwargs["seed"] = int(os.environ.get("PL_GLOBAL_SEED", 0))
     shuffled = isinstance(loader.sampler, RandomSampler)
-    kwargs["shuffle"] = stage == RunningStage.TRAINING or shuffled
+    # overfitting reads the same batches every epoch, so nothing shuffles then
+    kwargs["shuffle"] = (stage == RunningStage.TRAINING or shuffled) and not trainer.overfit_batches
     sampler: Sampler[Any]
     if stage == RunningStage.PREDICTING and isinstance(loader.sampler, (RandomSampler, SequentialSampler)):
         sampler = UnrepeatedDistributedSampler(loader.dataset, **kwargs)
@@ -122,11 +123,14 @@ def distribute_loader(loader: Any, trainer: "Trainer", stage: RunningStage) -> A
             " sure all devices have same batch size in case of uneven inputs.",
             category=PossibleUserWarning,
         )
-    return _rebuild(loader, sampler)
+    return rebuild_loader(loader, sampler)
 
 
-def _rebuild(loader: DataLoader[Any], sampler: Sampler[Any]) -> DataLoader[Any]:
-    """A new loader of the same class and arguments, drawing its indices from ``sampler``."""
+def rebuild_loader(
+    loader: DataLoader[Any], sampler: Sampler[Any] | None, *, batch_sampler: Any = None
+) -> DataLoader[Any]:
+    """A new loader of the same class and arguments, drawing its indices from ``sampler``, or its batches of
+    indices from ``batch_sampler`` (then ``sampler`` is None)."""
     cls = type(loader)
     arguments = {name: getattr(loader, name) for name in _LOADER_ATTRIBUTES if hasattr(loader, name)}
     if loader.batch_size is None and loader.batch_sampler is None:
@@ -137,11 +141,14 @@ def _rebuild(loader: DataLoader[Any], sampler: Sampler[Any]) -> DataLoader[Any]:
     if loader.num_workers == 0:
         arguments.pop("prefetch_factor", None)  # only allowed with worker processes
     arguments["sampler"] = sampler
+    if batch_sampler is not None:
+        # a DataLoader takes a batch sampler only with these four at their defaults
+        arguments.update(batch_sampler=batch_sampler, batch_size=1, shuffle=False, drop_last=False)
     if cls is not DataLoader:
         parameters = inspect.signature(cls.__init__).parameters
         takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
         for name, parameter in parameters.items():
-            if name in ("self", "sampler") or parameter.kind in (parameter.VAR_KEYWORD, parameter.VAR_POSITIONAL):
+            if name in ("self", "sampler", "batch_sampler") or parameter.kind in (parameter.VAR_KEYWORD, parameter.VAR_POSITIONAL):
                 continue
             if name not in arguments and hasattr(loader, name):
                 arguments[name] = getattr(loader, name)

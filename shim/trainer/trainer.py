@@ -134,7 +134,6 @@ class Trainer(TrainerProperties, ArgparseConstructors):
         accelerator, devices, precision = legacy.accelerator, legacy.devices, legacy.precision
         use_distributed_sampler = legacy.use_distributed_sampler
         _reject_unsupported(
-            overfit_batches=(overfit_batches, 0.0),
             profiler=(profiler, None),
             plugins=(plugins, None),
             sync_batchnorm=(sync_batchnorm, False),
@@ -150,6 +149,7 @@ class Trainer(TrainerProperties, ArgparseConstructors):
             limit_val_batches=limit_val_batches,
             limit_test_batches=limit_test_batches,
             limit_predict_batches=limit_predict_batches,
+            overfit_batches=overfit_batches,
             val_check_interval=val_check_interval,
             check_val_every_n_epoch=check_val_every_n_epoch,
             num_sanity_val_steps=num_sanity_val_steps,
@@ -193,6 +193,7 @@ class Trainer(TrainerProperties, ArgparseConstructors):
         self.limit_val_batches = config.limit_val_batches
         self.limit_test_batches = config.limit_test_batches
         self.limit_predict_batches = config.limit_predict_batches
+        self.overfit_batches = config.overfit_batches
         self.val_check_interval = config.val_check_interval
         self.check_val_every_n_epoch = config.check_val_every_n_epoch
         self.num_sanity_val_steps = config.num_sanity_val_steps
@@ -371,25 +372,25 @@ class Trainer(TrainerProperties, ArgparseConstructors):
         return [convert_tensors_to_scalars(r) for r in results]
 
     def save_checkpoint(
-        self, filepath: str | os.PathLike, weights_only: bool = False, storage_options: Any | None = None
+        self, filepath: str | os.PathLike, weights_only: bool | None = None, storage_options: Any | None = None
     ) -> None:
         """Save the model, optimizers, schedulers, loop counters and callback states to ``filepath``.
+
+        Call it on every process: the strategy decides which one writes. ``weights_only=True`` keeps only the model
+        weights and loop counters; ``None`` saves everything and logs that it did.
 
         Raises:
             AttributeError: If no model is attached yet (call ``fit``/``validate``/... first).
         """
-        from shim.trainer.checkpointing import dump_checkpoint, save_checkpoint_file
+        from shim.trainer.checkpointing import dump_checkpoint
 
-        if self._model is None:
+        if self.model is None:
             raise AttributeError(
                 "Saving a checkpoint is only possible after a model is attached to the Trainer: call `trainer.fit`,"
                 " `validate`, `test` or `predict` first."
             )
-        if storage_options is not None:
-            raise TypeError(f"save_checkpoint(storage_options={storage_options!r}) is not supported by shim")
         checkpoint = dump_checkpoint(self, weights_only)
-        if self.is_global_zero:
-            save_checkpoint_file(checkpoint, filepath)
+        self.strategy.save_checkpoint(checkpoint, filepath, storage_options=storage_options)
         self.strategy.barrier("Trainer.save_checkpoint")
 
     def _model_for(self, fn_name: str, model: LightningModule | None) -> LightningModule:

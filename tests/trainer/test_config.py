@@ -1,5 +1,6 @@
 """Bad Trainer arguments raise the exception Lightning raises, with a message naming the argument and value."""
 
+import logging
 from typing import Any
 
 import pytest
@@ -38,6 +39,8 @@ BAD_CONSTRUCTOR_ARGUMENTS = [
     ({"precision": "foo"}, ValueError, "precision='foo'"),  # Lightning raises ValueError here too
     ({"num_nodes": 0}, MisconfigurationException, "num_nodes=0"),
     ({"barebones": True, "enable_progress_bar": True}, ValueError, "enable_progress_bar=True"),
+    ({"overfit_batches": 1.5}, MisconfigurationException, "overfit_batches=1.5"),
+    ({"overfit_batches": -1}, MisconfigurationException, "overfit_batches=-1"),
 ]
 
 
@@ -186,5 +189,67 @@ def test_training_step_returning_wrong_type() -> None:
 
 
 def test_unsupported_trainer_arguments_say_so() -> None:
-    with pytest.raises(MisconfigurationException, match="overfit_batches=0.1.*not implemented"):
-        shim.Trainer(overfit_batches=0.1)
+    with pytest.raises(MisconfigurationException, match="sync_batchnorm=True.*not implemented"):
+        shim.Trainer(sync_batchnorm=True)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "limits"),
+    [
+        ({"overfit_batches": 3}, (3, 3, 1.0, 1.0)),
+        ({"overfit_batches": 0.5, "limit_train_batches": 7, "limit_test_batches": 2}, (0.5, 0.5, 2, 1.0)),
+        # the train and val limits are not even read when overfitting
+        ({"overfit_batches": 2, "limit_val_batches": -5}, (2, 2, 1.0, 1.0)),
+        ({"overfit_batches": 2, "fast_dev_run": 4}, (2, 2, 4, 4)),
+        ({"fast_dev_run": True, "limit_val_batches": 0.5}, (1, 1, 1, 1)),
+        ({"limit_train_batches": 0.5, "limit_predict_batches": 3}, (0.5, 1.0, 1.0, 3)),
+    ],
+)
+def test_batch_limits(kwargs: dict[str, Any], limits: tuple[int | float, ...]) -> None:
+    trainer = shim.Trainer(**kwargs)
+    names = ("limit_train_batches", "limit_val_batches", "limit_test_batches", "limit_predict_batches")
+    assert tuple(getattr(trainer, name) for name in names) == limits
+    assert trainer.overfit_batches == kwargs.get("overfit_batches", 0.0)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        (
+            {"limit_train_batches": 1},
+            "`Trainer(limit_train_batches=1)` was configured so 1 batch per epoch will be used.",
+        ),
+        ({"limit_val_batches": 1}, "`Trainer(limit_val_batches=1)` was configured so 1 batch will be used."),
+        (
+            {"limit_train_batches": 1.0},
+            "`Trainer(limit_train_batches=1.0)` was configured so 100% of the batches per epoch will be used.",
+        ),
+        (
+            {"limit_test_batches": 1.0},
+            "`Trainer(limit_test_batches=1.0)` was configured so 100% of the batches will be used.",
+        ),
+        ({"overfit_batches": 1}, "`Trainer(overfit_batches=1)` was configured so 1 batch will be used."),
+        (
+            {"overfit_batches": 1.0},
+            "`Trainer(overfit_batches=1.0)` was configured so 100% of the batches will be used.",
+        ),
+        (
+            {"val_check_interval": 1},
+            "`Trainer(val_check_interval=1)` was configured so validation runs after every batch.",
+        ),
+        (
+            {"val_check_interval": 1.0},
+            "`Trainer(val_check_interval=1.0)` was configured so validation runs at the end of each training epoch.",
+        ),
+    ],
+)
+def test_one_batch_or_all_batches_is_explained(
+    caplog: pytest.LogCaptureFixture, kwargs: dict[str, Any], message: str
+) -> None:
+    with caplog.at_level(logging.INFO):
+        shim.Trainer(**kwargs)
+    assert [r.getMessage() for r in caplog.records if "was configured" in r.getMessage()] == [message]
+    caplog.clear()
+    with caplog.at_level(logging.INFO):
+        shim.Trainer()  # the defaults are None, not 1.0: nothing to explain
+    assert "was configured" not in caplog.text
