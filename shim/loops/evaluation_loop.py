@@ -82,6 +82,7 @@ class EvaluationLoop:
         self._logged_outputs: list[dict[str, Any]] = []
         self._module_modes = ModuleModes()
         self._has_run = False
+        self._last_reload_epoch: float = float("-inf")
 
     @property
     def _testing(self) -> bool:
@@ -105,16 +106,25 @@ class EvaluationLoop:
     def skip(self) -> bool:
         return sum(self.max_batches) == 0
 
+    def _should_reload(self) -> bool:
+        """``reload_dataloaders_every_n_epochs``: whether fit's validation requests its loaders again this epoch."""
+        n = self.trainer.reload_dataloaders_every_n_epochs
+        return bool(n) and self.trainer.current_epoch - self._last_reload_epoch >= n
+
     def setup_data(self) -> None:
         """Request the loaders (once per fit; every time for validate/test) and count their batches."""
         trainer = self.trainer
-        if self.loaders is not None and self.trainer_fn == TrainerFn.FITTING:
+        fitting = self.trainer_fn == TrainerFn.FITTING
+        if self.loaders is not None and fitting and not self._should_reload():
             return
         module = trainer.lightning_module
         limit = trainer.limit_test_batches if self._testing else trainer.limit_val_batches
         step_name = f"{'test' if self._testing else 'validation'}_step"
         if limit == 0 or not trainer._module_overrides(step_name):
             return
+        # the sanity check's request counts as its epoch's reload only when that epoch validates
+        if fitting and (not trainer.sanity_checking or trainer.fit_loop.epoch_loop.should_check_val_epoch()):
+            self._last_reload_epoch = trainer.current_epoch
         loaders = as_loader_list(self.source.request(trainer))
         if self.trainer_fn == TrainerFn.FITTING and trainer.overfit_batches > 0:
             loaders = read_in_order(loaders, self.stage, trainer.overfit_batches)

@@ -105,7 +105,8 @@ def read_in_order(loaders: list[Any], stage: RunningStage, overfit_batches: int 
     prefix = stage.dataloader_prefix
     rank_zero_warn(
         f"Trainer(overfit_batches={overfit_batches!r}) needs the same batches every epoch, but the {prefix}"
-        f" dataloader shuffles: shim turns the {prefix} dataloader's shuffling off (it reads its dataset in order)."
+        f" dataloader may shuffle (its sampler is not a SequentialSampler): shim turns the {prefix} dataloader's"
+        " shuffling off, so it reads its dataset in order."
     )
     return [_in_order(dl) if isinstance(dl, DataLoader) else dl for dl in loaders]
 
