@@ -15,9 +15,6 @@ GAPS: dict[str, str] = {
     "pytorch_lightning.accelerators.XLAAccelerator": _NOT_IN_SCOPE,
     "pytorch_lightning.accelerators.find_usable_cuda_devices": _NOT_YET,
     # callbacks
-    "pytorch_lightning.callbacks.BackboneFinetuning": _NOT_YET,
-    "pytorch_lightning.callbacks.BaseFinetuning": _NOT_YET,
-    "pytorch_lightning.callbacks.BasePredictionWriter": _NOT_YET,
     "pytorch_lightning.callbacks.DeviceStatsMonitor": _NOT_YET,
     "pytorch_lightning.callbacks.EMAWeightAveraging": _NOT_YET,
     "pytorch_lightning.callbacks.ModelPruning": _NOT_YET,

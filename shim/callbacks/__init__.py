@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from shim.callbacks.batch_size_finder import BatchSizeFinder
+    from shim.callbacks.finetuning import BackboneFinetuning, BaseFinetuning
     from shim.callbacks.callback import Callback
     from shim.callbacks.checkpoint import Checkpoint
     from shim.callbacks.early_stopping import EarlyStopping
@@ -17,11 +18,15 @@ if TYPE_CHECKING:
     from shim.callbacks.lr_monitor import LearningRateMonitor
     from shim.callbacks.model_checkpoint import ModelCheckpoint
     from shim.callbacks.model_summary import ModelSummary
+    from shim.callbacks.prediction_writer import BasePredictionWriter
     from shim.callbacks.progress import ProgressBar, TQDMProgressBar
     from shim.callbacks.stochastic_weight_avg import StochasticWeightAveraging
     from shim.callbacks.timer import Timer
 
 _HOMES = {
+    "BackboneFinetuning": "shim.callbacks.finetuning",
+    "BaseFinetuning": "shim.callbacks.finetuning",
+    "BasePredictionWriter": "shim.callbacks.prediction_writer",
     "BatchSizeFinder": "shim.callbacks.batch_size_finder",
     "Callback": "shim.callbacks.callback",
     "Checkpoint": "shim.callbacks.checkpoint",
@@ -39,6 +44,9 @@ _HOMES = {
 }
 
 __all__ = [
+    "BackboneFinetuning",
+    "BaseFinetuning",
+    "BasePredictionWriter",
     "BatchSizeFinder",
     "Callback",
     "Checkpoint",

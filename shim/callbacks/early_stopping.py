@@ -191,7 +191,7 @@ class EarlyStopping(Callback):
             self.stopped_epoch = trainer.current_epoch
             self.stopping_reason_message = reason
         if reason and self.verbose:
-            self._log_info(trainer, reason)
+            self._log_info(trainer, reason, self.log_rank_zero_only)
 
     def _evaluate_stopping_criteria(self, current: Tensor) -> tuple[bool, str | None]:
         """Decide on one value of the metric; returns whether to stop and the message to log (if any)."""
@@ -238,9 +238,11 @@ class EarlyStopping(Callback):
             f" min_delta = {abs(self.min_delta)}. New best score: {current:.3f}"
         )
 
-    def _log_info(self, trainer: "Trainer", message: str) -> None:
+    @staticmethod
+    def _log_info(trainer: "Trainer", message: str, log_rank_zero_only: bool) -> None:
+        """Log ``message``; with several processes, prefixed with the rank, and on rank zero only if asked."""
         rank = trainer.global_rank if trainer.world_size > 1 else None
         if rank is None:
             log.info(message)
-        elif not self.log_rank_zero_only or rank == 0:
+        elif not log_rank_zero_only or rank == 0:
             log.info(f"[rank: {rank}] {message}")

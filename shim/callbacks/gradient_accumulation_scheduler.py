@@ -6,6 +6,8 @@ from typing_extensions import override
 
 from shim.callbacks.callback import Callback
 from shim.utilities.exceptions import MisconfigurationException
+from shim.utilities.model_helpers import is_overridden
+from shim.utilities.rank_zero import rank_zero_warn
 
 if TYPE_CHECKING:
     from shim.core.module import LightningModule
@@ -21,13 +23,14 @@ class GradientAccumulationScheduler(Callback):
     epochs 5-9 and every 20 batches from epoch 10.
 
     Raises:
+        TypeError: If ``scheduling`` is empty.
         MisconfigurationException: If an epoch key is not an int >= 0 or a factor is not an int >= 1.
     """
 
     def __init__(self, scheduling: dict[int, int]) -> None:
         super().__init__()
         if not scheduling:
-            raise MisconfigurationException("GradientAccumulationScheduler needs a non-empty {epoch: factor} dict.")
+            raise TypeError("GradientAccumulationScheduler(scheduling={}) is empty: give at least one {epoch: factor}.")
         for epoch, factor in scheduling.items():
             if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
                 raise MisconfigurationException(
@@ -61,6 +64,14 @@ class GradientAccumulationScheduler(Callback):
             raise RuntimeError(
                 "GradientAccumulationScheduler needs automatic optimization; under manual optimization accumulate"
                 " gradients in `training_step` yourself."
+            )
+        if self.going_to_accumulate_grad_batches() and (
+            is_overridden("optimizer_step", pl_module) or is_overridden("optimizer_zero_grad", pl_module)
+        ):
+            rank_zero_warn(
+                "The LightningModule overrides `optimizer_step` or `optimizer_zero_grad`, and the"
+                f" GradientAccumulationScheduler({self.scheduling}) accumulates gradients: those hooks run once per"
+                " optimizer step, not after each batch."
             )
         if trainer.accumulate_grad_batches != 1 and not trainer._accumulation_from_schedule:
             raise ValueError(

@@ -133,7 +133,10 @@ def rebuild_loader(
     indices from ``batch_sampler`` (then ``sampler`` is None)."""
     cls = type(loader)
     arguments = {name: getattr(loader, name) for name in _LOADER_ATTRIBUTES if hasattr(loader, name)}
-    if loader.batch_size is None and loader.batch_sampler is None:
+    if batch_sampler is not None:
+        # a DataLoader takes a batch sampler only with these four at their defaults
+        arguments.update(batch_sampler=batch_sampler, batch_size=1, shuffle=False, drop_last=False)
+    elif loader.batch_size is None and loader.batch_sampler is None:
         arguments["batch_size"] = None
     elif loader.batch_sampler is not None:
         arguments["batch_size"] = loader.batch_sampler.batch_size  # type: ignore[attr-defined]
@@ -141,14 +144,14 @@ def rebuild_loader(
     if loader.num_workers == 0:
         arguments.pop("prefetch_factor", None)  # only allowed with worker processes
     arguments["sampler"] = sampler
-    if batch_sampler is not None:
-        # a DataLoader takes a batch sampler only with these four at their defaults
-        arguments.update(batch_sampler=batch_sampler, batch_size=1, shuffle=False, drop_last=False)
     if cls is not DataLoader:
         parameters = inspect.signature(cls.__init__).parameters
         takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
         for name, parameter in parameters.items():
-            if name in ("self", "sampler", "batch_sampler") or parameter.kind in (parameter.VAR_KEYWORD, parameter.VAR_POSITIONAL):
+            if name in ("self", "sampler", "batch_sampler") or parameter.kind in (
+                parameter.VAR_KEYWORD,
+                parameter.VAR_POSITIONAL,
+            ):
                 continue
             if name not in arguments and hasattr(loader, name):
                 arguments[name] = getattr(loader, name)

@@ -22,6 +22,7 @@ from shim.utilities.model_helpers import is_overridden
 from shim.utilities.rank_zero import rank_zero_info
 
 if TYPE_CHECKING:
+    from shim.callbacks.early_stopping import EarlyStopping
     from shim.loops.evaluation_loop import EvaluationLoop
     from shim.loops.fit_loop import FitLoop
     from shim.loops.prediction_loop import PredictionLoop
@@ -199,6 +200,19 @@ class TrainerProperties:
         from shim.callbacks.progress.progress_bar import ProgressBar
 
         return next((cb for cb in self.callbacks if isinstance(cb, ProgressBar)), None)
+
+    @property
+    def early_stopping_callbacks(self) -> list["EarlyStopping"]:
+        """Every ``EarlyStopping`` callback of ``trainer.callbacks``, in order."""
+        from shim.callbacks.early_stopping import EarlyStopping
+
+        return [cb for cb in self.callbacks if isinstance(cb, EarlyStopping)]
+
+    @property
+    def early_stopping_callback(self) -> "EarlyStopping | None":
+        """The first ``EarlyStopping`` callback of ``trainer.callbacks``, or None."""
+        callbacks = self.early_stopping_callbacks
+        return callbacks[0] if callbacks else None
 
     @property
     def checkpoint_callbacks(self) -> list[Checkpoint]:

@@ -314,3 +314,43 @@ def test_missing_metric_warns_when_not_strict_and_verbose(tmp_path: Any) -> None
     with pytest.warns(RuntimeWarning, match="'absent'.*'val_loss'"):
         _fit(shim, callback, {"max_epochs": 1}, model, tmp_path)
     assert callback.wait_count == 0
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_a_module_without_validation_step_checks_at_the_train_epoch_end(lightning: ModuleType, tmp_path: Any) -> None:
+    def run(pkg: ModuleType) -> tuple[int, int, int]:
+        callback_module = importlib.import_module(f"{pkg.__name__}.callbacks.early_stopping")
+        callback = callback_module.EarlyStopping("epoch_end_metric", patience=2, check_on_train_epoch_end=True)
+        model = _model_class(pkg, DOWN_THEN_FLAT, "epoch_end")()
+        model.validation_step = None  # switches validation off, as in Lightning
+        trainer = _fit(pkg, callback, {}, model, tmp_path / pkg.__name__)
+        return callback.stopped_epoch, trainer.current_epoch, trainer.global_step
+
+    expected = run(lightning)
+    assert expected == (4, 5, 20)
+    assert run(shim) == expected
+
+
+class _FakeTrainer:
+    def __init__(self, world_size: int, global_rank: int) -> None:
+        self.world_size = world_size
+        self.global_rank = global_rank
+
+
+@pytest.mark.parametrize(
+    ("rank_zero_only", "world_size", "rank", "expected"),
+    [
+        (False, 1, 0, ["bar"]),
+        (True, 1, 0, ["bar"]),
+        (False, 2, 0, ["[rank: 0] bar"]),
+        (False, 2, 1, ["[rank: 1] bar"]),
+        (True, 2, 0, ["[rank: 0] bar"]),
+        (True, 2, 1, []),
+    ],
+)
+def test_log_info_prefixes_the_rank_with_several_processes(
+    rank_zero_only: bool, world_size: int, rank: int, expected: list[str]
+) -> None:
+    with _captured_messages(shim) as messages:
+        EarlyStopping._log_info(_FakeTrainer(world_size, rank), "bar", rank_zero_only)  # type: ignore[arg-type]
+    assert messages == expected
