@@ -49,14 +49,16 @@ class BasePredictionWriter(Callback):
 
     Raises:
         MisconfigurationException: If ``write_interval`` is not one of these.
+        ValueError: If it is one of them in another letter case.
     """
 
     def __init__(self, write_interval: Literal["batch", "epoch", "batch_and_epoch"] = "batch") -> None:
         allowed = [interval.value for interval in WriteInterval]
-        if write_interval not in allowed:
+        if not isinstance(write_interval, str) or write_interval.lower() not in allowed:
             raise MisconfigurationException(
                 f"BasePredictionWriter(write_interval={write_interval!r}) is not valid: use one of {allowed}."
             )
+        # another letter case passes the check above but not the lookup (a ValueError), as in Lightning
         self.interval = WriteInterval(write_interval)
 
     @override

@@ -18,6 +18,7 @@ from torch import nn
 
 from shim.plugins.precision.amp import MixedPrecision
 from shim.trainer.states import TrainerFn
+from shim.utilities.exceptions import MisconfigurationException
 from shim.utilities.parsing import AttributeDict
 from shim.utilities.rank_zero import rank_zero_warn
 from shim.utilities.seed import collect_rng_states
@@ -290,10 +291,28 @@ def restore_modules_and_callbacks(trainer: "Trainer", checkpoint: dict[str, Any]
             callback.load_state_dict(dict(state))
 
 
+def _check_max_epochs(trainer: "Trainer", checkpoint: dict[str, Any], path: str) -> None:
+    """Refuse to resume a run that already completed more epochs than ``max_epochs`` allows (Lightning's check).
+
+    Raises:
+        MisconfigurationException: If the checkpoint's completed epochs exceed a ``max_epochs`` other than -1.
+    """
+    max_epochs = trainer.max_epochs
+    fit_state = checkpoint.get("loops", {}).get("fit_loop") or {}
+    completed = fit_state.get("epoch_progress", {}).get("current", {}).get("completed")
+    if completed is None or max_epochs is None or max_epochs == -1 or completed <= max_epochs:
+        return
+    raise MisconfigurationException(
+        f"The checkpoint {path} was saved with current_epoch={completed}, past Trainer(max_epochs={max_epochs}):"
+        f" training cannot resume from it. Set max_epochs to at least {completed}, or -1 for no limit."
+    )
+
+
 def restore_training_state(trainer: "Trainer", checkpoint: dict[str, Any], path: str) -> None:
     """Restore precision, loop counters, optimizers and schedulers (fit only), to continue where it stopped.
 
     Raises:
+        MisconfigurationException: If the checkpoint completed more epochs than ``max_epochs``.
         KeyError: If the checkpoint lacks optimizer or scheduler states (saved with ``save_weights_only``).
     """
     plugin = trainer.precision_plugin
@@ -304,6 +323,7 @@ def restore_training_state(trainer: "Trainer", checkpoint: dict[str, Any], path:
         plugin.load_state_dict(checkpoint["native_amp_scaling_state"])
     if trainer.state.fn != TrainerFn.FITTING:
         return
+    _check_max_epochs(trainer, checkpoint, path)
     if "optimizer_states" not in checkpoint or "lr_schedulers" not in checkpoint:
         raise KeyError(
             f"The checkpoint {path} has no optimizer or scheduler states (it was probably saved with"

@@ -113,11 +113,15 @@ def test_an_epoch_writer_gets_the_predictions_even_when_predict_returns_none(tmp
     assert calls[0] == ("epoch", "epoch", [[(4, 2), (2, 2)], [(2, 2), (1, 2)]], [[[0, 1, 2, 3], [4, 5]], [[0, 1], [2]]])
 
 
-def test_the_interval_is_checked() -> None:
+def test_the_interval_is_checked(lightning: ModuleType) -> None:
     with pytest.raises(
         MisconfigurationException, match=r"write_interval='sometimes'.*\['batch', 'epoch', 'batch_and_epoch'\]"
     ):
         BasePredictionWriter("sometimes")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="'Epoch' is not a valid WriteInterval"):
+        BasePredictionWriter("Epoch")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="'Epoch' is not a valid WriteInterval"):
+        lightning.callbacks.BasePredictionWriter("Epoch")
     assert BasePredictionWriter().interval is WriteInterval.BATCH
     assert (WriteInterval.BATCH.on_batch, WriteInterval.BATCH.on_epoch) == (True, False)
     assert (WriteInterval.EPOCH.on_batch, WriteInterval.EPOCH.on_epoch) == (False, True)

@@ -329,3 +329,32 @@ def test_killed_writer_leaves_only_loadable_checkpoints(tmp_path: Path) -> None:
         leftovers = [p.name for p in folder.iterdir() if not p.name.endswith(".ckpt")]
         assert all(name.endswith(".ckpt.tmp") for name in leftovers)
     assert list(folder.glob("*.ckpt")), "the writer got to write at least one checkpoint"
+
+
+@pytest.mark.filterwarnings("ignore")
+@pytest.mark.parametrize(("max_epochs", "refused"), [(0, True), (1, False), (3, False), (-1, False)])
+def test_resuming_past_max_epochs_is_refused_as_in_lightning(
+    lightning: ModuleType, tmp_path: Path, max_epochs: int, refused: bool
+) -> None:
+    def resume(pkg: ModuleType) -> str | None:
+        import importlib
+
+        boring = importlib.import_module(f"{pkg.__name__}.demos.boring_classes")
+        folder = tmp_path / pkg.__name__
+        kwargs: dict[str, Any] = {"limit_train_batches": 2, "limit_val_batches": 1, "logger": False}
+        kwargs.update(default_root_dir=folder, enable_progress_bar=False, enable_model_summary=False)
+        checkpoint = pkg.callbacks.ModelCheckpoint(dirpath=folder, save_last=True)
+        pkg.Trainer(max_epochs=2, callbacks=[checkpoint], **kwargs).fit(boring.BoringModel())
+        # saved at the end of the second epoch: current_epoch=1 in the file
+        again = pkg.Trainer(max_epochs=max_epochs, max_steps=6 if max_epochs == -1 else -1, **kwargs)
+        try:
+            again.fit(boring.BoringModel(), ckpt_path=str(folder / "last.ckpt"))
+        except pkg.utilities.exceptions.MisconfigurationException as error:
+            return str(error)
+        return None
+
+    assert (resume(lightning) is not None) is refused
+    message = resume(shim)
+    assert (message is not None) is refused
+    if refused:
+        assert f"current_epoch=1, past Trainer(max_epochs={max_epochs})" in str(message)
