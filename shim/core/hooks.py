@@ -71,7 +71,7 @@ class ModelHooks:
 
     def on_validation_model_zero_grad(self) -> None:
         """Called before validation inside fit; clears the gradients so they do not sit in memory meanwhile."""
-        self.zero_grad(set_to_none=True)  # type: ignore[attr-defined]
+        self.zero_grad()  # type: ignore[attr-defined]
 
     def on_validation_model_eval(self) -> None:
         """Called when validation starts: puts the model in eval mode."""

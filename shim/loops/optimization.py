@@ -26,7 +26,7 @@ from shim.plugins.precision.amp import MixedPrecision
 from shim.plugins.precision.precision import _NO_CONTEXT, Precision
 from shim.strategies.strategy import Strategy
 from shim.utilities.exceptions import MisconfigurationException
-from shim.utilities.model_helpers import is_overridden, own_methods, runs_own_methods
+from shim.utilities.model_helpers import is_mock, own_methods, runs_own_methods
 from shim.utilities.rank_zero import rank_zero_warn
 
 if TYPE_CHECKING:
@@ -205,7 +205,8 @@ class AutomaticOptimization:
             and _GLOBAL_STEP_PRE_HOOKS is not None
             and hasattr(torch_optimizer, "_optimizer_step_pre_hooks")
             # torch's own `step`: not replaced on the instance, nor patched with a mock (which may not run a closure)
-            and not is_overridden("step", torch_optimizer, type(torch_optimizer))
+            and "step" not in vars(torch_optimizer)
+            and not is_mock(getattr(type(torch_optimizer), "step", None))
         )
         precision = self._precision
         self._step_context = None

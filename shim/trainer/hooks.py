@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from shim.callbacks.callback import Callback
-from shim.utilities.model_helpers import is_overridden
+from shim.utilities.model_helpers import runs_other_code
 
 if TYPE_CHECKING:
     from shim.trainer.trainer import Trainer
@@ -104,7 +104,7 @@ class HookCaller:
             self._module_fns = {}
             self._module = module
         fn = getattr(module, name, None)
-        if not callable(fn) or (name in _NOOP_MODULE_HOOKS and not is_overridden(name, module, LightningModule)):
+        if not callable(fn) or (name in _NOOP_MODULE_HOOKS and not runs_other_code(name, module, LightningModule)):
             fn = None
         self._module_fns[name] = fn
         return fn
@@ -116,7 +116,7 @@ class HookCaller:
             selected = self.trainer.callbacks
             if monitoring is not None:
                 selected = [cb for cb in selected if is_monitoring_callback(cb) == monitoring]
-            fns = tuple(getattr(cb, name) for cb in selected if is_overridden(name, cb, Callback)) or _NO_CALLBACKS
+            fns = tuple(getattr(cb, name) for cb in selected if runs_other_code(name, cb, Callback)) or _NO_CALLBACKS
             self._callback_fns[key] = fns
         return fns
 

@@ -18,7 +18,7 @@ from shim.core.module import LightningModule
 from shim.core.optimizer import LRSchedulerConfig
 from shim.plugins.precision.precision import Precision
 from shim.trainer.states import RunningStage, TrainerFn, TrainerState, TrainerStatus
-from shim.utilities.model_helpers import is_overridden
+from shim.utilities.model_helpers import runs_other_code
 from shim.utilities.rank_zero import rank_zero_info
 
 if TYPE_CHECKING:
@@ -60,7 +60,7 @@ class TrainerProperties:
     def _module_overrides(self, name: str) -> bool:
         cached = self._module_overrides_cache.get(name)
         if cached is None:
-            cached = is_overridden(name, self.lightning_module, LightningModule)
+            cached = runs_other_code(name, self.lightning_module, LightningModule)
             self._module_overrides_cache[name] = cached
         return cached
 

@@ -2,28 +2,75 @@
 
 import sys
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 __all__ = ["is_overridden"]
 
 
 def is_overridden(method_name: str, instance: object | None = None, parent: type | None = None) -> bool:
-    """Whether ``instance`` replaces ``parent``'s ``method_name``: in its class, assigned on the instance itself, or
-    patched with a mock (on its class or on ``parent``).
+    """Whether ``instance``'s ``method_name`` runs other code than ``parent``'s.
+
+    As in Lightning, a wrapper is looked through before comparing: a function wrapped with ``functools.wraps``, a
+    ``functools.partial`` and a ``Mock(wraps=...)`` count as the function they wrap, so wrapping a hook to record its
+    calls does not make it overridden. A hook set to ``None`` on the instance, and a mock that wraps nothing, do not
+    count as overridden.
 
     ``parent`` defaults to whichever of LightningModule, LightningDataModule or Callback ``instance`` is.
+
+    A method that ``parent`` does not have counts as overridden wherever the instance has it.
+
+    Raises:
+        ValueError: If no parent is given for an object that is not a module, datamodule or callback.
     """
     if instance is None:
         return False
     if parent is None:
         parent = _default_parent(instance, method_name)
-    if method_name in getattr(instance, "__dict__", ()):
+    method = _unwrap(getattr(instance, method_name, None))
+    if method is None:
+        return False
+    original = getattr(parent, method_name, None)
+    if original is None:  # a hook the parent does not declare (Lightning 1.x's `validation_step_end`, say)
         return True
+    original = getattr(original, "__wrapped__", original)
+    return getattr(method, "__code__", method) != getattr(original, "__code__", original)
+
+
+def _unwrap(method: Any) -> Any:
+    """The function behind a ``functools.wraps`` wrapper, a ``Mock(wraps=...)`` or a ``functools.partial``."""
+    if method is None:
+        return None
+    method = getattr(method, "__wrapped__", method)
+    if is_mock(method):
+        return method._mock_wraps
+    if isinstance(method, partial):
+        return method.func
+    return method
+
+
+def runs_other_code(method_name: str, instance: object | None, parent: type) -> bool:
+    """Whether calling ``instance``'s ``method_name`` might do something ``parent``'s would not.
+
+    Stricter than :func:`is_overridden`, for deciding which hooks must be called at all: any replacement counts,
+    a wrapper around the parent's own method included (a test that records calls wraps every hook), and so does a
+    mock patched on the class or on ``parent`` itself. A hook set to ``None`` on the instance is switched off.
+    """
+    if instance is None:
+        return False
+    assigned = getattr(instance, "__dict__", {})
+    if method_name in assigned:
+        return assigned[method_name] is not None
     method = getattr(type(instance), method_name, None)
-    mock = sys.modules.get("unittest.mock")  # only a program that imported it can hold a mock
-    if mock is not None and isinstance(method, mock.NonCallableMock):
-        return True  # patched with a mock, on the class or on the parent (which the comparison below would miss)
+    if is_mock(method):
+        return True  # patched on the class or on the parent, which the comparison below would miss
     return method is not getattr(parent, method_name, None)
+
+
+def is_mock(obj: Any) -> bool:
+    """Whether ``obj`` is a ``unittest.mock`` object (without importing ``unittest.mock``)."""
+    mock = sys.modules.get("unittest.mock")  # only a program that imported it can hold a mock
+    return mock is not None and isinstance(obj, mock.NonCallableMock)
 
 
 def _default_parent(instance: object, method_name: str) -> type:

@@ -1,9 +1,11 @@
+import functools
 from unittest import mock
 
 import pytest
 
 from shim import Callback, LightningDataModule, LightningModule
-from shim.utilities.model_helpers import is_overridden
+import shim
+from shim.utilities.model_helpers import is_overridden, runs_other_code
 
 
 class Model(LightningModule):
@@ -49,14 +51,56 @@ def test_unknown_instance_without_parent_names_the_type():
     assert not is_overridden("forward", object(), object)
 
 
-def test_a_hook_patched_with_a_mock_counts_even_on_the_parent():
+def test_a_hook_patched_with_a_plain_mock_is_not_an_override_but_must_be_called():
+    # Lightning's is_overridden looks through a mock to what it wraps: a mock that wraps nothing is no override.
+    # Deciding which hooks to call is stricter: a mock may be there to count calls, so it must be called
     with mock.patch.object(Callback, "on_train_end") as patched:
-        assert is_overridden("on_train_end", CountingCallback())
-        assert is_overridden("on_train_end", Callback())
+        assert not is_overridden("on_train_end", CountingCallback())
+        assert runs_other_code("on_train_end", CountingCallback(), Callback)
+        assert runs_other_code("on_train_end", Callback(), Callback)
     assert not patched.called
-    assert not is_overridden("on_train_end", CountingCallback())
+    assert not runs_other_code("on_train_end", CountingCallback(), Callback)
     with mock.patch.object(Model, "validation_step"):
-        assert is_overridden("validation_step", Model())
+        assert not is_overridden("validation_step", Model())
+        assert runs_other_code("validation_step", Model(), LightningModule)
+
+
+def test_wrappers_count_as_what_they_wrap():
+    model = Model()
+    base = LightningModule.validation_step
+    model.validation_step = functools.partial(base, model)
+    assert not is_overridden("validation_step", model)
+    model.validation_step = mock.Mock(wraps=model.training_step)
+    assert is_overridden("validation_step", model)
+    model.validation_step = functools.wraps(base)(lambda *args: None)
+    assert not is_overridden("validation_step", model)
+    model.validation_step = None
+    assert not is_overridden("validation_step", model)
+    # every one of these is a replacement that the trainer must call
+    for replacement in (functools.partial(base, model), mock.Mock(wraps=base), functools.wraps(base)(lambda *a: 0)):
+        model.validation_step = replacement
+        assert runs_other_code("validation_step", model, LightningModule)
+
+
+def test_is_overridden_agrees_with_lightning(lightning):
+    from pytorch_lightning.utilities.model_helpers import is_overridden as lightning_is_overridden
+
+    def cases(pkg):
+        class Module(pkg.LightningModule):
+            def training_step(self, batch, batch_idx):
+                return None
+
+        plain, wrapped, partial_, mocked, off = Module(), Module(), Module(), Module(), Module()
+        wrapped.validation_step = functools.wraps(pkg.LightningModule.validation_step)(lambda *a: None)
+        partial_.training_step = functools.partial(Module.training_step, partial_)
+        mocked.test_step = mock.Mock(wraps=plain.training_step)
+        off.training_step = None
+        return [(name, model) for name in ("training_step", "validation_step", "test_step")
+                for model in (plain, wrapped, partial_, mocked, off)]  # fmt: skip
+
+    expected = [lightning_is_overridden(name, model) for name, model in cases(lightning)]
+    assert [is_overridden(name, model) for name, model in cases(shim)] == expected
+    assert expected.count(True) == 5
 
 
 def test_a_module_hook_patched_on_lightning_module_is_called_by_fit():
