@@ -76,11 +76,9 @@ GAPS: dict[str, str] = {
     "pytorch_lightning.utilities.is_shared_filesystem": _NOT_YET,
     "pytorch_lightning.utilities.measure_flops": _NOT_YET,
     "pytorch_lightning.utilities.set_shared_parameters": _NOT_YET,
-    "pytorch_lightning.utilities.suggested_max_num_workers": _NOT_YET,
     "pytorch_lightning.utilities.model_summary.DeepSpeedSummary": _NOT_IN_SCOPE,
     "pytorch_lightning.utilities.model_summary.LayerSummary": _NOT_YET,
     "pytorch_lightning.utilities.model_summary.get_formatted_model_size": _NOT_YET,
     "pytorch_lightning.utilities.model_summary.parse_batch_shape": _NOT_YET,
-    "pytorch_lightning.utilities.rank_zero.WarningCache": _NOT_YET,
     "pytorch_lightning.utilities.rank_zero.rank_prefixed_message": _NOT_YET,
 }

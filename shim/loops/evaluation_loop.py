@@ -13,17 +13,8 @@ from shim.loops.fetcher import BatchFetcher
 from shim.loops.progress import BatchProgress
 from shim.plugins.precision.precision import _NO_CONTEXT, Precision
 from shim.strategies.strategy import Strategy
-from shim.trainer.data import (
-    DataSource,
-    add_worker_seeding,
-    as_loader_list,
-    check_iterable,
-    loader_length,
-    parse_num_batches,
-    read_in_order,
-    transfer_batch,
-)
-from shim.trainer.distributed_sampler import distribute_loader
+from shim.trainer.data import DataSource, as_loader_list, read_in_order, transfer_batch
+from shim.trainer.loader_setup import count_batches, prepare_loaders, set_sampler_epoch
 from shim.trainer.metrics import ResultCollection
 from shim.trainer.states import RunningStage, TrainerFn
 from shim.utilities.apply_func import convert_tensors_to_scalars
@@ -117,7 +108,6 @@ class EvaluationLoop:
         fitting = self.trainer_fn == TrainerFn.FITTING
         if self.loaders is not None and fitting and not self._should_reload():
             return
-        module = trainer.lightning_module
         limit = trainer.limit_test_batches if self._testing else trainer.limit_val_batches
         step_name = f"{'test' if self._testing else 'validation'}_step"
         if limit == 0 or not trainer._module_overrides(step_name):
@@ -126,16 +116,11 @@ class EvaluationLoop:
         if fitting and (not trainer.sanity_checking or trainer.fit_loop.epoch_loop.should_check_val_epoch()):
             self._last_reload_epoch = trainer.current_epoch
         loaders = as_loader_list(self.source.request(trainer))
-        if self.trainer_fn == TrainerFn.FITTING and trainer.overfit_batches > 0:
+        if fitting and trainer.overfit_batches > 0:
             loaders = read_in_order(loaders, self.stage, trainer.overfit_batches)
-        processed = []
-        for loader in loaders:
-            check_iterable(loader, self.source)
-            processed.append(add_worker_seeding(distribute_loader(loader, trainer, self.stage), trainer.global_rank))
-        self.loaders = processed
-        self._max_batches = [parse_num_batches(self.stage, loader_length(dl), limit) for dl in processed]
+        self.loaders = prepare_loaders(trainer, loaders, self.source, self.stage)
+        self._max_batches = count_batches(trainer, self.loaders, self.stage, limit)
         self._seen_batches_per_dataloader = {}
-        del module
 
     def run(self) -> list[dict[str, Any]]:
         with no_grad_context(self.trainer):
@@ -148,6 +133,10 @@ class EvaluationLoop:
         trainer = self.trainer
         hooks = trainer._hooks
         self.batch_progress.reset_on_run()
+        if self.trainer_fn == TrainerFn.FITTING:
+            # some users shuffle validation data by training epoch
+            for loader in self.loaders or []:
+                set_sampler_epoch(loader, trainer.fit_loop.epoch_progress.current.processed)
         self._logged_outputs = []
         self._has_run = False
         # per data loader, the step outputs handed to a Lightning 1.x `<stage>_epoch_end(outputs)` when it exists

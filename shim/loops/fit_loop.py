@@ -8,16 +8,8 @@ import torch
 from shim.loops.fetcher import BatchFetcher
 from shim.loops.progress import ProcessedTracker, Progress
 from shim.loops.training_epoch_loop import TrainingEpochLoop, is_max_limit_reached
-from shim.trainer.data import (
-    DataSource,
-    add_worker_seeding,
-    as_loader_list,
-    check_iterable,
-    loader_length,
-    parse_num_batches,
-    read_in_order,
-)
-from shim.trainer.distributed_sampler import distribute_loader
+from shim.trainer.data import DataSource, as_loader_list, read_in_order
+from shim.trainer.loader_setup import count_batches, prepare_loaders, set_sampler_epoch
 from shim.trainer.states import RunningStage
 from shim.utilities.exceptions import MisconfigurationException
 from shim.utilities.rank_zero import PossibleUserWarning, rank_zero_info, rank_zero_warn
@@ -27,14 +19,6 @@ if TYPE_CHECKING:
     from shim.trainer.trainer import Trainer
 
 __all__ = ["FitLoop"]
-
-
-def set_sampler_epoch(loader: Any, epoch: int) -> None:
-    """Tell samplers with ``set_epoch`` (e.g. ``DistributedSampler``) which epoch starts, so shuffles differ."""
-    for obj in (getattr(loader, "sampler", None), getattr(getattr(loader, "batch_sampler", None), "sampler", None)):
-        set_epoch = getattr(obj, "set_epoch", None)
-        if callable(set_epoch):
-            set_epoch(epoch)
 
 
 @dataclass
@@ -138,10 +122,8 @@ class FitLoop:
             )
         if trainer.overfit_batches > 0:
             loaders = read_in_order(loaders, RunningStage.TRAINING, trainer.overfit_batches)
-        loader = distribute_loader(loaders[0], trainer, RunningStage.TRAINING)
-        check_iterable(loader, self.source)
-        self.loader = add_worker_seeding(loader, trainer.global_rank)
-        self.max_batches = parse_num_batches(RunningStage.TRAINING, loader_length(loader), trainer.limit_train_batches)
+        self.loader = prepare_loaders(trainer, loaders, self.source, RunningStage.TRAINING)[0]
+        self.max_batches = count_batches(trainer, [self.loader], RunningStage.TRAINING, trainer.limit_train_batches)[0]
         self._fetcher = BatchFetcher(self.loader, self.max_batches)
         self._start_pass()
         if self.max_batches == 0:

@@ -8,16 +8,9 @@ from torch.utils.data import BatchSampler, DataLoader, IterableDataset
 from shim.loops.evaluation_loop import ModuleModes, no_grad_context
 from shim.loops.fetcher import BatchFetcher
 from shim.loops.progress import BatchProgress
-from shim.trainer.data import (
-    DataSource,
-    add_worker_seeding,
-    as_loader_list,
-    check_iterable,
-    loader_length,
-    parse_num_batches,
-    transfer_batch,
-)
-from shim.trainer.distributed_sampler import distribute_loader, rebuild_loader
+from shim.trainer.data import DataSource, as_loader_list, transfer_batch
+from shim.trainer.distributed_sampler import rebuild_loader
+from shim.trainer.loader_setup import count_batches, prepare_loaders
 from shim.trainer.states import RunningStage
 from shim.utilities.apply_func import move_data_to_device
 from shim.utilities.rank_zero import PossibleUserWarning, rank_zero_warn
@@ -130,12 +123,9 @@ class PredictionLoop:
         if limit == 0:
             return
         loaders = as_loader_list(self.source.request(trainer))
-        self.loaders = []
-        for loader in loaders:
-            check_iterable(loader, self.source)
-            loader = record_batch_indices(distribute_loader(loader, trainer, RunningStage.PREDICTING))
-            self.loaders.append(add_worker_seeding(loader, trainer.global_rank))
-        self.max_batches = [parse_num_batches(RunningStage.PREDICTING, loader_length(dl), limit) for dl in self.loaders]
+        loaders = prepare_loaders(trainer, loaders, self.source, RunningStage.PREDICTING)
+        self.loaders = [record_batch_indices(loader) for loader in loaders]
+        self.max_batches = count_batches(trainer, self.loaders, RunningStage.PREDICTING, limit)
 
     def run(self) -> list[Any] | None:
         with no_grad_context(self.trainer):

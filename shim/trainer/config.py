@@ -293,7 +293,7 @@ def parse_trainer_args(
         accumulation_schedule=schedule,
         gradient_clip_val=gradient_clip_val,
         gradient_clip_algorithm=gradient_clip_algorithm,
-        fast_dev_run=fast_dev_run,
+        fast_dev_run=True if fast_dev_run == 1 else fast_dev_run,  # Lightning reports 1 as True
         deterministic=deterministic,
         benchmark=benchmark,
         inference_mode=inference_mode,

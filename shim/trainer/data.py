@@ -13,7 +13,6 @@ from shim.core.hooks import DataHooks
 from shim.plugins.precision.precision import Precision
 from shim.trainer.distributed_sampler import rebuild_loader
 from shim.trainer.states import RunningStage
-from shim.utilities.data import sized_len
 from shim.utilities.exceptions import MisconfigurationException
 from shim.utilities.model_helpers import is_overridden, own_methods, runs_own_methods
 from shim.utilities.rank_zero import rank_zero_warn
@@ -136,11 +135,6 @@ def parse_num_batches(stage: RunningStage, length: int | float, limit: int | flo
             f" use at least limit_{prefix}_batches={1.0 / length}."
         )
     return num
-
-
-def loader_length(loader: Any) -> int | float:
-    length = sized_len(loader)
-    return float("inf") if length is None else length
 
 
 def attach_data(

@@ -16,6 +16,7 @@ __all__ = [
     "rank_zero_deprecation",
     "LightningDeprecationWarning",
     "PossibleUserWarning",
+    "WarningCache",
 ]
 
 # shim's messages go to the loggers Lightning's own modules use, so the levels and handlers a user sets on
@@ -130,3 +131,26 @@ def rank_zero_debug(message: str, *args: Any) -> None:
     """Log at DEBUG level on rank zero only."""
     if rank_zero_only.rank == 0:
         log.debug(message, *args)
+
+
+class WarningCache(set[str]):
+    """Remembers the messages it has given, so each warning or info message reaches the user only once."""
+
+    def warn(self, message: str, stacklevel: int = 5, **kwargs: Any) -> None:
+        """``rank_zero_warn(message)``, unless this cache gave that message already."""
+        if message not in self:
+            self.add(message)
+            rank_zero_warn(message, stacklevel=stacklevel, **kwargs)
+
+    def deprecation(self, message: str, stacklevel: int = 6, **kwargs: Any) -> None:
+        """``rank_zero_deprecation(message)``, unless this cache gave that message already."""
+        if message not in self:
+            self.add(message)
+            rank_zero_deprecation(message, stacklevel=stacklevel, **kwargs)
+
+    def info(self, message: str, stacklevel: int = 5, **kwargs: Any) -> None:
+        """``rank_zero_info(message)``, unless this cache gave that message already."""
+        del stacklevel, kwargs  # log records name their origin themselves
+        if message not in self:
+            self.add(message)
+            rank_zero_info(message)

@@ -1,10 +1,13 @@
 """When loaders are requested, and what is warned about them, as in Lightning."""
 
 import importlib
+import warnings
 from types import ModuleType
 from typing import Any
 
 import pytest
+import torch
+from torch.utils.data import DataLoader
 
 import shim
 
@@ -58,3 +61,71 @@ def _reload_epochs(pkg: ModuleType, kwargs: dict[str, Any], tmp_path: Any) -> di
 def test_reload_epochs_match_lightning(lightning: ModuleType, kwargs: dict[str, Any], tmp_path: Any) -> None:
     expected = _reload_epochs(lightning, kwargs, tmp_path / "pl")
     assert _reload_epochs(shim, kwargs, tmp_path / "shim") == expected
+
+
+def _warning_kind(message: str) -> str | None:
+    """Which loader check a warning comes from, in either package's words."""
+    if "IterableDataset" in message and "__len__" in message:
+        return "iterable-with-len"
+    if "worker" in message:
+        return "workers"
+    if "shuffl" in message:
+        return "evaluation-shuffles"
+    if "zero" in message and ("across ranks" in message or "any process" in message):
+        return "zero-length"
+    return None
+
+
+class _IterableWithLen(torch.utils.data.IterableDataset):  # type: ignore[type-arg]
+    def __iter__(self) -> Any:
+        return iter(torch.randn(8, 32))
+
+    def __len__(self) -> int:
+        return 8
+
+
+def _loader_warnings(pkg: ModuleType, tmp_path: Any) -> list[tuple[str, str, str | None]]:
+    boring = importlib.import_module(f"{pkg.__name__}.demos.boring_classes")
+    torch.manual_seed(0)
+    shuffled = DataLoader(boring.RandomDataset(32, 8), batch_size=2, shuffle=True)
+    empty = DataLoader(boring.RandomDataset(32, 0), batch_size=2)
+    iterable_with_len = DataLoader(_IterableWithLen(), batch_size=2)
+    trainer = pkg.Trainer(
+        max_epochs=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        default_root_dir=str(tmp_path),
+    )
+
+    class Model(boring.BoringModel):  # type: ignore[misc, name-defined]
+        def validation_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> Any:
+            return super().validation_step(batch, batch_idx)
+
+        def test_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> Any:
+            return super().test_step(batch, batch_idx)
+
+    model = Model()
+    seen = []
+    calls = [
+        ("fit", lambda: trainer.fit(model, shuffled, [shuffled, empty])),
+        ("validate", lambda: trainer.validate(model, shuffled, verbose=False)),
+        ("test", lambda: trainer.test(model, [iterable_with_len, shuffled], verbose=False)),
+        ("predict", lambda: trainer.predict(model, shuffled)),
+        ("fit-empty", lambda: trainer.fit(model, empty)),
+    ]
+    for name, call in calls:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            call()
+        seen += [(name, w.category.__name__, _warning_kind(str(w.message))) for w in caught]
+    return [entry for entry in seen if entry[2] is not None]
+
+
+def test_loader_warnings_match_lightning(lightning: ModuleType, tmp_path: Any) -> None:
+    expected = _loader_warnings(lightning, tmp_path / "pl")
+    # Lightning checks a training loader's length twice (the loader, then the CombinedLoader around it)
+    expected.remove(("fit-empty", "UserWarning", "zero-length"))
+    assert ("validate", "PossibleUserWarning", "evaluation-shuffles") in expected
+    assert _loader_warnings(shim, tmp_path / "shim") == expected

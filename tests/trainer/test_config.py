@@ -212,6 +212,13 @@ def test_batch_limits(kwargs: dict[str, Any], limits: tuple[int | float, ...]) -
     assert trainer.overfit_batches == kwargs.get("overfit_batches", 0.0)
 
 
+@pytest.mark.parametrize(("value", "reported"), [(True, True), (1, True), (3, 3), (False, False), (0, 0)])
+def test_fast_dev_run_of_one_batch_reads_true(value: int | bool, reported: int | bool) -> None:
+    trainer = shim.Trainer(fast_dev_run=value)
+    assert trainer.fast_dev_run is reported if isinstance(reported, bool) else trainer.fast_dev_run == reported
+    assert trainer.limit_val_batches == (1.0 if not value else int(value))
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [

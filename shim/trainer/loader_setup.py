@@ -1,0 +1,107 @@
+"""What a loop does to the loaders it requested before iterating them: checks and warnings, samplers, worker seeding,
+and how many batches of each it takes.
+
+Everything here runs once per request of the loaders, never per batch.
+"""
+
+from typing import TYPE_CHECKING, Any
+
+from torch.utils.data import DataLoader, IterableDataset, RandomSampler
+
+from shim.trainer.data import DataSource, add_worker_seeding, check_iterable, parse_num_batches
+from shim.trainer.distributed_sampler import distribute_loader
+from shim.trainer.states import RunningStage, TrainerFn
+from shim.utilities.data import has_len_all_ranks, suggested_max_num_workers
+from shim.utilities.rank_zero import PossibleUserWarning, rank_zero_warn
+
+if TYPE_CHECKING:
+    from shim.trainer.trainer import Trainer
+
+__all__ = ["count_batches", "is_shuffled", "prepare_loaders", "set_sampler_epoch"]
+
+
+def prepare_loaders(trainer: "Trainer", loaders: list[Any], source: DataSource, stage: RunningStage) -> list[Any]:
+    """Each loader checked, given a distributed sampler when the run needs one, and its workers seeded.
+
+    Warns, as Lightning does, about evaluation loaders that shuffle and about loaders with few or slow-starting
+    workers. Outside ``fit`` the samplers learn the current epoch (some users shuffle evaluation data by epoch).
+    """
+    name = f"{stage.dataloader_prefix}_dataloader"
+    prepared = []
+    for loader in loaders:
+        check_iterable(loader, source)
+        if stage != RunningStage.TRAINING and is_shuffled(loader):
+            rank_zero_warn(
+                f"The `{name}` shuffles its samples (its sampler is a RandomSampler); evaluation does not need that,"
+                f" so consider `shuffle=False` for the {stage.dataloader_prefix} data.",
+                category=PossibleUserWarning,
+            )
+        loader = distribute_loader(loader, trainer, stage)
+        check_workers(trainer, loader, name)
+        loader = add_worker_seeding(loader, trainer.global_rank)
+        if trainer.state.fn != TrainerFn.FITTING:
+            set_sampler_epoch(loader, trainer.fit_loop.epoch_progress.current.processed)
+        prepared.append(loader)
+    return prepared
+
+
+def count_batches(trainer: "Trainer", loaders: list[Any], stage: RunningStage, limit: int | float) -> list[int | float]:
+    """How many batches the loop takes from each loader under ``limit`` (inf for a loader without a length)."""
+    allow_zero = trainer.lightning_module.allow_zero_length_dataloader_with_multiple_devices
+    if trainer.datamodule is not None:
+        allow_zero |= trainer.datamodule.allow_zero_length_dataloader_with_multiple_devices
+    counts = []
+    for loader in loaders:
+        length = len(loader) if has_len_all_ranks(loader, trainer.strategy, allow_zero) else float("inf")
+        counts.append(parse_num_batches(stage, length, limit))
+    return counts
+
+
+def is_shuffled(loader: Any) -> bool:
+    """Whether ``loader`` draws its samples in random order (a ``RandomSampler``, maybe inside its batch sampler)."""
+    if isinstance(getattr(loader, "dataset", None), IterableDataset) or not hasattr(loader, "sampler"):
+        return False
+    batch_sampler = getattr(loader, "batch_sampler", None)
+    sampler = loader.sampler if batch_sampler is None else getattr(batch_sampler, "sampler", batch_sampler)
+    return isinstance(sampler, RandomSampler)
+
+
+def check_workers(trainer: "Trainer", loader: Any, name: str) -> None:
+    """Warn about worker settings that slow loading down or that are known to be unstable."""
+    if not isinstance(loader, DataLoader):
+        return
+    import torch.multiprocessing as mp
+
+    context = loader.multiprocessing_context
+    start_method = context.get_start_method() if context is not None else mp.get_start_method()
+    suggested = suggested_max_num_workers(trainer.num_devices)
+    if loader.num_workers > 0 and start_method == "spawn" and not loader.persistent_workers:
+        rank_zero_warn(
+            f"The `{name}` starts {loader.num_workers} worker process(es) with 'spawn' for every pass over the data;"
+            " `persistent_workers=True` keeps them alive between passes and saves that start-up time."
+        )
+    elif loader.num_workers < 2 and suggested > 1:
+        rank_zero_warn(
+            f"The `{name}` loads data with num_workers={loader.num_workers}, which may slow training down; this"
+            f" machine could use up to `num_workers={suggested}` in the `DataLoader`.",
+            category=PossibleUserWarning,
+        )
+    if loader.persistent_workers and loader.pin_memory and trainer.reload_dataloaders_every_n_epochs > 0:
+        rank_zero_warn(
+            f"The `{name}` uses `pin_memory=True` with `persistent_workers=True` while"
+            f" `Trainer(reload_dataloaders_every_n_epochs={trainer.reload_dataloaders_every_n_epochs})` recreates it;"
+            " PyTorch can be unstable with that combination (pytorch/pytorch#91252). Consider `pin_memory=False`.",
+            category=PossibleUserWarning,
+        )
+
+
+def set_sampler_epoch(loader: Any, epoch: int) -> None:
+    """Tell samplers with ``set_epoch`` (e.g. ``DistributedSampler``) which epoch starts, so shuffles differ."""
+    objects = {}  # samplers need not be hashable: keyed by id, so a sampler shared by both places is told once
+    for obj in (getattr(loader, "sampler", None), getattr(getattr(loader, "batch_sampler", None), "sampler", None)):
+        if obj is not None:
+            objects[id(obj)] = obj
+    for obj in objects.values():
+        set_epoch = getattr(obj, "set_epoch", None)
+        if callable(set_epoch):
+            set_epoch(epoch)
