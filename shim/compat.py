@@ -5,6 +5,10 @@
 package) with stand-in modules that forward to shim. Every ``pytorch_lightning.X`` path maps to ``shim.X``. A name
 or module that Lightning 2.6.6 has and shim lacks raises an error saying "shim does not implement ... yet".
 
+Under the redirect, ``pytorch_lightning.__version__`` (and ``lightning.pytorch``'s, and ``lightning``'s) is the
+Lightning release whose API shim mirrors, so that a script's version checks take their current-Lightning branch;
+``shim.__version__`` stays shim's own.
+
 Nothing is redirected until ``install()`` runs: ``shim run`` calls it, and so does ``import shim`` when the
 environment variable ``SHIM_COMPAT=1`` is set (``shim run`` sets it, so processes a run starts inherit the redirect).
 """
@@ -63,6 +67,11 @@ class _AliasModule(ModuleType):
 
     def __getattr__(self, name: str) -> Any:
         target: ModuleType = self.__dict__["_shim_target"]
+        if name == "__version__" and not self.__dict__["_shim_relative"]:
+            # a script's "Lightning >= X" check asks about the API it runs on: the Lightning release shim mirrors
+            from shim._lightning_names import LIGHTNING_VERSION
+
+            return LIGHTNING_VERSION
         try:
             value = getattr(target, name)
         except AttributeError:
@@ -92,7 +101,11 @@ class _UmbrellaModule(ModuleType):
     def __getattr__(self, name: str) -> Any:
         if name == "pytorch":
             return importlib.import_module(f"{_UMBRELLA}.pytorch")
-        if name in _UMBRELLA_NAMES or name == "__version__":
+        if name == "__version__":
+            from shim._lightning_names import LIGHTNING_VERSION
+
+            return LIGHTNING_VERSION
+        if name in _UMBRELLA_NAMES:
             import shim
 
             if hasattr(shim, name):

@@ -94,6 +94,28 @@ def test_all_import_spellings_resolve_to_shim(tmp_path: Path) -> None:
     assert result.stdout.splitlines() == ["True True", "True shim.core.module 1"]
 
 
+def test_lightning_version_under_the_redirect_is_the_mirrored_release(tmp_path: Path) -> None:
+    script = _write(
+        tmp_path / "versions.py",
+        """
+        import lightning as L
+        import lightning.pytorch as lp
+        import pytorch_lightning as pl
+        import shim
+        from packaging.version import Version
+        print(pl.__version__, lp.__version__, L.__version__, shim.__version__)
+        print("new API" if Version(pl.__version__) >= Version("2.6") else "old API")
+        """,
+    )
+    result = _shim(tmp_path, "run", str(script))
+    assert result.returncode == 0, result.stderr
+    from shim._lightning_names import LIGHTNING_VERSION
+
+    mirrored = f"{LIGHTNING_VERSION} " * 3
+    assert result.stdout.splitlines() == [f"{mirrored}{shim.__version__}", "new API"]
+    assert shim.__version__ != LIGHTNING_VERSION
+
+
 def test_missing_lightning_names_say_not_implemented(tmp_path: Path) -> None:
     script = _write(
         tmp_path / "gaps.py",
