@@ -18,7 +18,6 @@ GAPS: dict[str, str] = {
     "pytorch_lightning.callbacks.DeviceStatsMonitor": _NOT_YET,
     "pytorch_lightning.callbacks.EMAWeightAveraging": _NOT_YET,
     "pytorch_lightning.callbacks.ModelPruning": _NOT_YET,
-    "pytorch_lightning.callbacks.OnExceptionCheckpoint": _NOT_YET,
     "pytorch_lightning.callbacks.RichModelSummary": "needs rich, which shim does not depend on",
     "pytorch_lightning.callbacks.RichProgressBar": "needs rich, which shim does not depend on",
     "pytorch_lightning.callbacks.SpikeDetection": _NOT_YET,

@@ -8,16 +8,17 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from shim.callbacks.batch_size_finder import BatchSizeFinder
-    from shim.callbacks.finetuning import BackboneFinetuning, BaseFinetuning
     from shim.callbacks.callback import Callback
     from shim.callbacks.checkpoint import Checkpoint
     from shim.callbacks.early_stopping import EarlyStopping
+    from shim.callbacks.finetuning import BackboneFinetuning, BaseFinetuning
     from shim.callbacks.gradient_accumulation_scheduler import GradientAccumulationScheduler
     from shim.callbacks.lambda_function import LambdaCallback
     from shim.callbacks.lr_finder import LearningRateFinder
     from shim.callbacks.lr_monitor import LearningRateMonitor
     from shim.callbacks.model_checkpoint import ModelCheckpoint
     from shim.callbacks.model_summary import ModelSummary
+    from shim.callbacks.on_exception_checkpoint import OnExceptionCheckpoint
     from shim.callbacks.prediction_writer import BasePredictionWriter
     from shim.callbacks.progress import ProgressBar, TQDMProgressBar
     from shim.callbacks.stochastic_weight_avg import StochasticWeightAveraging
@@ -37,6 +38,7 @@ _HOMES = {
     "LearningRateMonitor": "shim.callbacks.lr_monitor",
     "ModelCheckpoint": "shim.callbacks.model_checkpoint",
     "ModelSummary": "shim.callbacks.model_summary",
+    "OnExceptionCheckpoint": "shim.callbacks.on_exception_checkpoint",
     "ProgressBar": "shim.callbacks.progress.progress_bar",
     "StochasticWeightAveraging": "shim.callbacks.stochastic_weight_avg",
     "TQDMProgressBar": "shim.callbacks.progress.tqdm_progress",
@@ -57,6 +59,7 @@ __all__ = [
     "LearningRateMonitor",
     "ModelCheckpoint",
     "ModelSummary",
+    "OnExceptionCheckpoint",
     "ProgressBar",
     "StochasticWeightAveraging",
     "TQDMProgressBar",

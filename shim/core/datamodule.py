@@ -84,12 +84,20 @@ class LightningDataModule(DataHooks, HyperparametersMixin):
 
     @classmethod
     def load_from_checkpoint(
-        cls, checkpoint_path: Any, map_location: Any = None, hparams_file: Any = None, **kwargs: Any
+        cls,
+        checkpoint_path: Any,
+        map_location: Any = None,
+        hparams_file: Any = None,
+        weights_only: bool | None = None,
+        **kwargs: Any,
     ) -> Any:
-        """Build the datamodule from the hyper-parameters (and state) saved in a checkpoint; ``kwargs`` win."""
+        """Build the datamodule from the hyper-parameters (and state) saved in a checkpoint; ``kwargs`` win.
+
+        ``weights_only`` chooses torch's loader as in ``LightningModule.load_from_checkpoint``.
+        """
         from shim.core.saving import load_from_checkpoint
 
-        return load_from_checkpoint(cls, checkpoint_path, map_location, hparams_file, None, None, **kwargs)
+        return load_from_checkpoint(cls, checkpoint_path, map_location, hparams_file, None, weights_only, **kwargs)
 
     def state_dict(self) -> dict[str, Any]:
         """State to save in checkpoints."""

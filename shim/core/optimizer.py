@@ -79,6 +79,20 @@ class LightningOptimizer:
     def __repr__(self) -> str:
         return f"Lightning{self._optimizer!r}"
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # the wrapper's class is made at run time for each optimizer class, so pickle cannot find it by name:
+        # rebuild it from the wrapped optimizer's class, then restore the attributes
+        return (_empty_wrapper, (type(self._optimizer),), self.__dict__)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)  # not Optimizer.__setstate__, which would patch the wrapper class's step
+
+
+def _empty_wrapper(optimizer_class: type[Optimizer]) -> LightningOptimizer:
+    """An uninitialised ``LightningOptimizer`` of the class ``__init__`` gives a wrapper of ``optimizer_class``."""
+    wrapper_class = type("Lightning" + optimizer_class.__name__, (LightningOptimizer, optimizer_class), {})
+    return object.__new__(wrapper_class)
+
 
 @dataclass
 class LRSchedulerConfig:

@@ -12,7 +12,8 @@ from typing_extensions import override
 from shim.loggers.hparams import _convert_params, save_hparams_to_yaml
 from shim.loggers.log_dir import VersionedFolder, make_log_dir, version_folder
 from shim.loggers.logger import Logger, _add_prefix, rank_zero_experiment
-from shim.utilities.rank_zero import rank_zero_only, rank_zero_warn
+from shim.utilities.rank_zero import _rank_zero_only as rank_zero_only
+from shim.utilities.rank_zero import rank_zero_warn
 
 __all__ = ["CSVLogger", "ExperimentWriter"]
 

@@ -11,7 +11,7 @@ from torch import Tensor
 from torch.nn import Module
 from typing_extensions import override
 
-from shim.utilities.rank_zero import rank_zero_only
+from shim.utilities.rank_zero import current_rank
 
 if TYPE_CHECKING:
     from shim.callbacks.checkpoint import Checkpoint
@@ -128,7 +128,7 @@ def rank_zero_experiment(fn: Callable[[_L], _T]) -> Callable[[_L], _T]:
 
     @wraps(fn)
     def experiment(self: _L) -> _T:
-        if rank_zero_only.rank > 0:
+        if current_rank() > 0:
             return cast(_T, DummyExperiment())
         return fn(self)
 

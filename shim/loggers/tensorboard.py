@@ -14,7 +14,8 @@ from shim.loggers.hparams import _convert_params, _flatten_dict, _sanitize_param
 from shim.loggers.log_dir import VersionedFolder, make_log_dir, version_folder
 from shim.loggers.logger import Logger, _add_prefix, rank_zero_experiment
 from shim.utilities.imports import RequirementCache
-from shim.utilities.rank_zero import rank_zero_only, rank_zero_warn
+from shim.utilities.rank_zero import _rank_zero_only as rank_zero_only
+from shim.utilities.rank_zero import rank_zero_warn
 
 if TYPE_CHECKING:
     from torch.utils.tensorboard import SummaryWriter

@@ -6,7 +6,7 @@ import socket
 
 import torch
 
-from shim.utilities.rank_zero import rank_zero_only
+from shim.utilities.rank_zero import set_rank
 
 __all__ = ["ClusterEnvironment", "LightningEnvironment", "SLURMEnvironment", "TorchElasticEnvironment"]
 
@@ -47,7 +47,7 @@ class ClusterEnvironment:
 
     def set_global_rank(self, rank: int) -> None:
         self._global_rank = rank
-        rank_zero_only.rank = rank
+        set_rank(rank)
 
     def local_rank(self) -> int:
         return int(os.environ.get("LOCAL_RANK", 0))

@@ -19,7 +19,7 @@ from shim.plugins.environments import ClusterEnvironment, detect_cluster_environ
 from shim.plugins.precision.precision import Precision
 from shim.strategies.launch import Launcher, MultiProcessingLauncher, SubprocessScriptLauncher
 from shim.strategies.strategy import Strategy
-from shim.utilities.rank_zero import rank_zero_only
+from shim.utilities.rank_zero import set_rank
 from shim.utilities.seed import reset_seed
 
 if TYPE_CHECKING:
@@ -122,7 +122,7 @@ class DDPStrategy(Strategy):
         environment = self.cluster_environment
         environment.set_global_rank(self.node_rank * self.num_processes + self.local_rank)
         environment.set_world_size(self.num_nodes * self.num_processes)
-        rank_zero_only.rank = self.global_rank
+        set_rank(self.global_rank)
 
     # -- ranks -----------------------------------------------------------------------------------------
     @property

@@ -1,5 +1,6 @@
 """``Strategy``: where the model lives and how steps, backward and optimizer steps run on it."""
 
+import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -161,6 +162,38 @@ class Strategy:
     def launcher(self) -> Any:
         """What starts the other processes of a distributed run (None: this process runs alone)."""
         return None
+
+    # -- checkpoint files ------------------------------------------------------------------------------
+    def save_checkpoint(
+        self, checkpoint: dict[str, Any], filepath: "str | os.PathLike", storage_options: Any | None = None
+    ) -> None:
+        """Write ``checkpoint`` to ``filepath`` (on global rank 0 only), atomically.
+
+        Raises:
+            TypeError: For ``storage_options``, which plain file writes do not take.
+        """
+        if storage_options is not None:
+            raise TypeError(
+                f"save_checkpoint(storage_options={storage_options!r}): shim writes checkpoints with torch.save to"
+                " a local file and takes no storage options; leave it None."
+            )
+        if self.is_global_zero:
+            from shim.trainer.checkpoint_files import save_checkpoint_file
+
+            save_checkpoint_file(checkpoint, filepath)
+
+    def load_checkpoint(self, checkpoint_path: "str | os.PathLike", weights_only: bool | None = None) -> dict[str, Any]:
+        """Read a checkpoint dict (see ``shim.trainer.checkpoint_files.load_checkpoint_file``)."""
+        from shim.trainer.checkpoint_files import load_checkpoint_file
+
+        return load_checkpoint_file(checkpoint_path, weights_only=weights_only)
+
+    def remove_checkpoint(self, filepath: "str | os.PathLike") -> None:
+        """Delete a checkpoint file (on global rank 0 only)."""
+        if self.is_global_zero:
+            from shim.trainer.checkpoint_files import remove_checkpoint_file
+
+            remove_checkpoint_file(filepath)
 
     # -- lifecycle -------------------------------------------------------------------------------------
     def on_exception(self, exception: BaseException) -> None:

@@ -13,12 +13,7 @@ import torch
 from shim.core.module import LightningModule
 from shim.loggers.utilities import log_hyperparams
 from shim.trainer.callback_setup import add_model_callbacks
-from shim.trainer.checkpointing import (
-    load_checkpoint_file,
-    resolve_ckpt_path,
-    restore_modules_and_callbacks,
-    restore_training_state,
-)
+from shim.trainer.checkpointing import resolve_ckpt_path, restore_modules_and_callbacks, restore_training_state
 from shim.trainer.configuration import verify_loop_configuration
 from shim.trainer.data import decide_batch_transfer
 from shim.trainer.states import RunningStage, TrainerFn, TrainerStatus
@@ -104,7 +99,7 @@ def run(
     trainer._hooks.module("configure_model")
     checkpoint = None
     if trainer.ckpt_path is not None:
-        checkpoint = load_checkpoint_file(trainer.ckpt_path, weights_only=weights_only)
+        checkpoint = trainer.strategy.load_checkpoint(trainer.ckpt_path, weights_only=weights_only)
         restore_modules_and_callbacks(trainer, checkpoint, trainer.ckpt_path)
     trainer._metrics.reset_results()
     trainer._metrics.reset_metrics()

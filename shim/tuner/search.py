@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from shim.trainer.checkpointing import load_checkpoint_file, restore_modules_and_callbacks, restore_training_state
+from shim.trainer.checkpoint_files import load_checkpoint_file
+from shim.trainer.checkpointing import restore_modules_and_callbacks, restore_training_state
 
 if TYPE_CHECKING:
     from shim.callbacks.callback import Callback

@@ -1,17 +1,21 @@
 """Printing, warning and logging only on the process of global rank zero."""
 
+import importlib.abc
 import logging
 import os
+import sys
 import warnings
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
 
 __all__ = [
+    "current_rank",
     "get_logger",
+    "set_rank",
     "rank_zero_debug",
     "rank_zero_info",
-    "rank_zero_only",
+    "rank_zero_only",  # noqa: F822 (resolved on first use, see __getattr__)
     "rank_zero_warn",
     "rank_zero_deprecation",
     "LightningDeprecationWarning",
@@ -100,19 +104,97 @@ class _RankZeroOnly:
     def __call__(self, fn: Callable[..., T]) -> Callable[..., T | None]:
         @wraps(fn)
         def wrapped(*args: Any, **kwargs: Any) -> T | None:
-            if self.rank == 0:
+            if current_rank() == 0:
                 return fn(*args, **kwargs)
             return None
 
         return wrapped
 
 
-rank_zero_only = _RankZeroOnly()
+# shim's own decorator: what shim's modules use, and the public `rank_zero_only` where lightning_utilities is not
+# installed. Where it is, the public name is lightning_utilities' decorator, the object Lightning's own
+# `rank_zero_only` is, so that a user's `@rank_zero_only` from either place works; shim keeps its rank set
+# (`set_rank`, and on import of that module, as Lightning does when it is imported).
+_rank_zero_only = _RankZeroOnly()
+_SHARED_MODULE = "lightning_utilities.core.rank_zero"
+
+
+def current_rank() -> int:
+    """This process's global rank as ``rank_zero_only.rank`` says, whichever decorator that name stands for."""
+    shared = getattr(sys.modules.get(_SHARED_MODULE), "rank_zero_only", None)
+    return getattr(shared, "rank", _rank_zero_only.rank)
+
+
+def set_rank(rank: int) -> None:
+    """Make ``rank`` this process's global rank for every ``rank_zero_only``, shim's and lightning_utilities'."""
+    _rank_zero_only.rank = rank
+    shared = getattr(sys.modules.get(_SHARED_MODULE), "rank_zero_only", None)
+    if shared is not None:
+        shared.rank = rank
+
+
+def _public_rank_zero_only() -> Any:
+    import importlib.util
+
+    try:
+        installed = importlib.util.find_spec("lightning_utilities") is not None
+    except (ImportError, ValueError):
+        installed = False
+    if not installed:
+        return _rank_zero_only
+    import importlib
+
+    shared = importlib.import_module(_SHARED_MODULE).rank_zero_only
+    if not hasattr(shared, "rank"):
+        shared.rank = _rank_zero_only.rank
+    return shared
+
+
+def __getattr__(name: str) -> Any:
+    # resolved on first use, so that `import shim` does not import lightning_utilities
+    if name == "rank_zero_only":
+        value = _public_rank_zero_only()
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+class _SetRankOnImport(importlib.abc.MetaPathFinder):
+    """Sets ``rank_zero_only.rank`` of lightning_utilities when that module is imported, as Lightning's import does.
+
+    Only that one module name is looked at; every other import passes through untouched.
+    """
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
+        if fullname != _SHARED_MODULE:
+            return None
+        import importlib.machinery
+
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
+        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
+            return spec
+        loader = spec.loader
+        original = loader.exec_module
+
+        def exec_module(module: Any) -> None:
+            original(module)
+            if not hasattr(module.rank_zero_only, "rank"):
+                module.rank_zero_only.rank = _rank_zero_only.rank
+
+        loader.exec_module = exec_module  # type: ignore[method-assign]
+        return spec
+
+
+if _SHARED_MODULE in sys.modules:
+    if not hasattr(sys.modules[_SHARED_MODULE].rank_zero_only, "rank"):
+        set_rank(_rank_zero_only.rank)
+elif not any(isinstance(finder, _SetRankOnImport) for finder in sys.meta_path):
+    sys.meta_path.insert(0, _SetRankOnImport())
 
 
 def rank_zero_warn(message: str | Warning, stacklevel: int = 4, category: type[Warning] = UserWarning) -> None:
     """Issue a warning on rank zero only."""
-    if rank_zero_only.rank == 0:
+    if current_rank() == 0:
         warnings.warn(message, category=category, stacklevel=stacklevel)
 
 
@@ -123,13 +205,13 @@ def rank_zero_deprecation(message: str, stacklevel: int = 4) -> None:
 
 def rank_zero_info(message: str, *args: Any) -> None:
     """Log at INFO level on rank zero only."""
-    if rank_zero_only.rank == 0:
+    if current_rank() == 0:
         log.info(message, *args)
 
 
 def rank_zero_debug(message: str, *args: Any) -> None:
     """Log at DEBUG level on rank zero only."""
-    if rank_zero_only.rank == 0:
+    if current_rank() == 0:
         log.debug(message, *args)
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-from shim.utilities.rank_zero import get_logger, rank_zero_only, rank_zero_warn
+from shim.utilities.rank_zero import current_rank, get_logger, rank_zero_warn
 
 __all__ = [
     "collect_rng_states",
@@ -106,7 +106,7 @@ def pl_worker_init_function(worker_id: int, rank: int | None = None) -> None:
 
     The Trainer installs it as ``worker_init_fn`` after ``seed_everything(..., workers=True)``.
     """
-    global_rank = rank if rank is not None else rank_zero_only.rank
+    global_rank = rank if rank is not None else current_rank()
     # torch gives each worker initial_seed = base_seed + worker_id; recover the base to use all its bits
     base_seed = torch.initial_seed() - worker_id
     seeds = _seed_sequence(base_seed, worker_id, global_rank, count=4)

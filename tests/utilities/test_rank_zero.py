@@ -81,3 +81,58 @@ def test_a_handler_below_a_non_propagating_standalone_logger_stops_there() -> No
         child.propagate = True
     assert inner.messages == ["once"]
     assert outer.messages == []
+
+
+def _run(code: str, **env: str) -> list[str]:
+    import os
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, **env}, check=True
+    )
+    return result.stdout.split()
+
+
+def test_import_shim_does_not_import_lightning_utilities() -> None:
+    assert _run("import sys, shim; print('lightning_utilities' in sys.modules)") == ["False"]
+
+
+def test_rank_zero_only_is_lightning_utilities_decorator_with_its_rank_set() -> None:
+    code = (
+        "import shim\n"
+        "from shim.utilities import rank_zero_only as ours\n"
+        "from lightning_utilities.core.rank_zero import rank_zero_only as theirs\n"
+        "print(ours is theirs, theirs.rank)\n"
+    )
+    assert _run(code, RANK="3") == ["True", "3"]
+
+
+def test_lightning_utilities_imported_after_shim_gets_the_rank() -> None:
+    # a user's own `@rank_zero_only` from lightning_utilities runs (or not) by the rank, instead of raising
+    code = (
+        "import shim\n"
+        "from lightning_utilities.core.rank_zero import rank_zero_only\n"
+        "@rank_zero_only\n"
+        "def hello():\n"
+        "    return 'hello'\n"
+        "print(hello())\n"
+    )
+    assert _run(code, RANK="0") == ["hello"]
+    assert _run(code, RANK="1") == ["None"]
+
+
+def test_set_rank_reaches_both_decorators_and_shims_own_checks(monkeypatch: pytest.MonkeyPatch) -> None:
+    from lightning_utilities.core.rank_zero import rank_zero_only as theirs
+
+    from shim.utilities.rank_zero import _rank_zero_only, current_rank, set_rank
+
+    monkeypatch.setattr(theirs, "rank", theirs.rank)
+    monkeypatch.setattr(_rank_zero_only, "rank", _rank_zero_only.rank)
+    set_rank(2)
+    assert theirs.rank == _rank_zero_only.rank == current_rank() == 2
+    # what a user sets on the public object is what shim's own decorators read
+    theirs.rank = 0
+    assert _rank_zero_only(lambda: "runs")() == "runs"
+    theirs.rank = 1
+    assert _rank_zero_only(lambda: "runs")() is None
