@@ -1,18 +1,20 @@
 """``ModelCheckpoint``: save checkpoints on a schedule, keep the best ``save_top_k`` by a monitored metric."""
 
 import os
-import re
-import shutil
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 from typing_extensions import override
 
 from shim.callbacks.callback import _ignores_outputs
-from shim.callbacks.checkpoint import Checkpoint
+from shim.callbacks.checkpoint_naming import default_checkpoint_dir, find_last_checkpoints
+from shim.callbacks.checkpoint_topk import TopKCheckpoint
+from shim.trainer.checkpoint_files import is_local_path
 from shim.trainer.states import TrainerFn
 from shim.utilities.exceptions import MisconfigurationException
 from shim.utilities.rank_zero import get_logger, rank_zero_info, rank_zero_warn
@@ -26,12 +28,13 @@ log = get_logger(__name__)
 __all__ = ["ModelCheckpoint"]
 
 
-class ModelCheckpoint(Checkpoint):
+class ModelCheckpoint(TopKCheckpoint):
     """Save the model periodically, optionally keeping only the ``save_top_k`` best by ``monitor``.
 
     Args:
         dirpath: Folder for the checkpoints; by default ``<logger dir>/checkpoints`` or
-            ``<default_root_dir>/checkpoints`` without a logger.
+            ``<default_root_dir>/checkpoints`` without a logger. A local path is made absolute; a path with a
+            protocol (``s3://...``) is kept as given.
         filename: Name template such as ``"{epoch}-{val_loss:.2f}"``; metrics come from ``callback_metrics``.
         monitor: The metric that ranks checkpoints; ``None`` keeps the latest.
         verbose: Log each decision.
@@ -41,7 +44,9 @@ class ModelCheckpoint(Checkpoint):
         save_weights_only: Leave optimizer, scheduler and callback states out.
         mode: ``"min"`` or ``"max"``: which end of ``monitor`` is best.
         auto_insert_metric_name: ``{epoch}`` becomes ``epoch=3`` rather than ``3``.
-        every_n_train_steps: Save every this many optimizer steps.
+        every_n_train_steps: Save every this many optimizer steps. Under manual optimization the checkpoint holds
+            the weights after the step's ``optimizer.step()``, unless ``training_step`` keeps a copy from before it:
+            ``self.saved_models[batch_idx] = <state dict of self.layer>``; the newest copy is saved then.
         train_time_interval: Save every this much wall time.
         every_n_epochs: Save every this many epochs (the default: 1, when no other trigger is given).
         save_on_train_epoch_end: Save at the end of the training epoch rather than after validation.
@@ -50,6 +55,7 @@ class ModelCheckpoint(Checkpoint):
     Raises:
         MisconfigurationException: For a ``mode`` other than min/max, negative counts, several triggers at once,
             or ``save_top_k`` other than -1, 0, 1 without a ``monitor``.
+        ValueError: At ``setup``, for ``save_last="link"`` with a ``dirpath`` that is not on the local file system.
     """
 
     CHECKPOINT_JOIN_CHAR = "-"
@@ -91,7 +97,9 @@ class ModelCheckpoint(Checkpoint):
         self.auto_insert_metric_name = auto_insert_metric_name
         self._save_on_train_epoch_end = save_on_train_epoch_end
         self._enable_version_counter = enable_version_counter
-        self.dirpath: str | None = os.path.realpath(os.path.expanduser(dirpath)) if dirpath else None
+        if dirpath and is_local_path(dirpath):
+            dirpath = os.path.realpath(os.path.expanduser(dirpath))
+        self.dirpath: str | None = None if dirpath is None else os.fspath(dirpath)
         self.filename = filename
         if every_n_train_steps is None and every_n_epochs is None and train_time_interval is None:
             every_n_epochs, every_n_train_steps = 1, 0
@@ -158,6 +166,11 @@ class ModelCheckpoint(Checkpoint):
         is_fit = trainer.is_global_zero and stage == "fit" and self.save_top_k != 0
         if is_fit and os.path.isdir(self.dirpath) and os.listdir(self.dirpath):
             rank_zero_warn(f"Checkpoint directory {self.dirpath} exists and is not empty.")
+        if self.save_last == "link" and not is_local_path(self.dirpath):
+            raise ValueError(
+                f"ModelCheckpoint(save_last='link') needs a local folder to make the link in, but dirpath is"
+                f" {self.dirpath!r}; use save_last=True there, which writes a copy."
+            )
 
     @override
     def on_train_start(self, trainer: "Trainer", pl_module: "LightningModule") -> None:
@@ -169,6 +182,12 @@ class ModelCheckpoint(Checkpoint):
         self, trainer: "Trainer", pl_module: "LightningModule", outputs: Any, batch: Any, batch_idx: int
     ) -> None:
         skip_batch = self._every_n_train_steps < 1 or trainer.global_step % self._every_n_train_steps != 0
+        if skip_batch and self._train_time_interval is None:
+            return  # nothing is due after this batch, whichever way the module optimizes
+        if not pl_module.automatic_optimization:
+            if not skip_batch:  # under manual optimization only the step count triggers a save
+                self._save_after_manual_step(trainer, pl_module)
+            return
         skip_time = True
         now = 0.0  # read only when a time interval is set: this runs for every batch
         if self._train_time_interval is not None and self._last_time_checked is not None:
@@ -195,6 +214,33 @@ class ModelCheckpoint(Checkpoint):
             return
         self._save_topk_checkpoint(trainer, candidates)
         self._save_last_checkpoint(trainer, candidates)
+
+    def _save_after_manual_step(self, trainer: "Trainer", pl_module: "LightningModule") -> None:
+        """The every-n-steps save of a manually optimized module, from its pre-step copy when it keeps one."""
+        if self._should_skip_saving(trainer):
+            return
+        candidates = self._monitor_candidates(trainer)
+        if self.monitor is not None and self.monitor not in candidates:
+            self._defer_save_until_validation = True  # the metric is logged by validation
+            return
+        copies = getattr(pl_module, "saved_models", None)
+        layer = getattr(pl_module, "layer", None)
+        if isinstance(copies, dict) and copies and isinstance(layer, nn.Module):
+            with _weights_of(layer, copies[max(copies)]):
+                self._save_topk_checkpoint(trainer, candidates)
+                self._save_last_checkpoint(trainer, candidates)
+        else:
+            if trainer.is_global_zero:
+                rank_zero_warn(
+                    f"ModelCheckpoint(every_n_train_steps={self._every_n_train_steps}) with manual optimization saves"
+                    " the weights as they are after this step's `optimizer.step()`: the module keeps no pre-step"
+                    " copy. To save the weights from before the step, store one in `training_step` before stepping:"
+                    " `self.saved_models[batch_idx] = {k: v.detach().clone() for k, v in"
+                    " self.layer.state_dict().items()}`."
+                )
+            self._save_topk_checkpoint(trainer, candidates)
+            self._save_last_checkpoint(trainer, candidates)
+        self._last_time_checked = time.monotonic()
 
     @override
     def on_train_epoch_end(self, trainer: "Trainer", pl_module: "LightningModule") -> None:
@@ -236,7 +282,7 @@ class ModelCheckpoint(Checkpoint):
         filepath = self.format_checkpoint_name(metrics=candidates)
         self._save_checkpoint(trainer, filepath)
         self._save_last_checkpoint(trainer, candidates)
-        rank_zero_info(f"{type(exception).__name__} raised ({exception}); saved a checkpoint to {filepath}")
+        rank_zero_info(f"{type(exception).__name__} ({exception}) ended the run; saved a checkpoint to {filepath}")
 
     @override
     def on_train_end(self, trainer: "Trainer", pl_module: "LightningModule") -> None:
@@ -300,195 +346,25 @@ class ModelCheckpoint(Checkpoint):
         every = trainer.check_val_every_n_epoch
         return sum(trainer.num_val_batches) > 0 and (every is None or (trainer.current_epoch + 1) % every == 0)
 
-    def check_monitor_top_k(self, trainer: "Trainer", current: Tensor | None = None) -> bool:
-        """Whether ``current`` earns a place among the ``save_top_k`` best."""
-        if current is None:
-            return False
-        if self.save_top_k == -1 or len(self.best_k_models) < self.save_top_k:
-            return True
-        better = torch.lt if self.mode == "min" else torch.gt
-        decision = bool(better(current, self.best_k_models[self.kth_best_model_path]))
-        return trainer.strategy.reduce_boolean_decision(decision)
-
-    def _monitor_candidates(self, trainer: "Trainer") -> dict[str, Tensor]:
-        candidates = {k: v.clone() if isinstance(v, Tensor) else v for k, v in trainer.callback_metrics.items()}
-        epoch = candidates.get("epoch")
-        candidates["epoch"] = epoch.int() if isinstance(epoch, Tensor) else torch.tensor(trainer.current_epoch)
-        step = candidates.get("step")
-        candidates["step"] = step.int() if isinstance(step, Tensor) else torch.tensor(trainer.global_step)
-        return candidates
-
-    # -- saving ----------------------------------------------------------------------------------------------
-    def _save_topk_checkpoint(self, trainer: "Trainer", candidates: dict[str, Tensor]) -> None:
-        if self.save_top_k == 0:
-            return
-        if self.monitor is None:
-            self._save_latest(trainer, candidates)
-            return
-        if self.monitor not in candidates:
-            message = (
-                f"ModelCheckpoint(monitor={self.monitor!r}) found no such metric; logged metrics are"
-                f" {list(candidates)}. Log it with `self.log({self.monitor!r}, value)`."
-            )
-            if trainer.fit_loop.epoch_loop.val_loop._has_run:
-                raise MisconfigurationException(message)
-            rank_zero_warn(message)
-        current = candidates.get(self.monitor)
-        if self.check_monitor_top_k(trainer, current):
-            assert current is not None
-            self._update_best_and_save(current, trainer, candidates)
-        elif self.verbose:
-            rank_zero_info(
-                f"Epoch {int(candidates['epoch'])}, global step {int(candidates['step'])}: {self.monitor!r} was not"
-                f" in top {self.save_top_k}"
-            )
-
-    def _save_latest(self, trainer: "Trainer", candidates: dict[str, Tensor]) -> None:
-        filepath = self._free_filepath(trainer, candidates, self.best_model_path)
-        previous, self.best_model_path = self.best_model_path, filepath
-        self._save_checkpoint(trainer, filepath)
-        if self.save_top_k == 1 and previous and self._should_remove(trainer, previous, filepath):
-            self._remove_checkpoint(trainer, previous)
-
-    def _update_best_and_save(self, current: Tensor, trainer: "Trainer", candidates: dict[str, Tensor]) -> None:
-        k = len(self.best_k_models) + 1 if self.save_top_k == -1 else self.save_top_k
-        dropped = None
-        if len(self.best_k_models) == k and k > 0:
-            dropped = self.kth_best_model_path
-            self.best_k_models.pop(dropped)
-        if torch.isnan(current):
-            current = torch.tensor(float("inf") if self.mode == "min" else float("-inf"), device=current.device)
-        filepath = self._free_filepath(trainer, candidates, dropped)
-        self.current_score = current
-        self.best_k_models[filepath] = current
-        if len(self.best_k_models) == k:
-            worst = max if self.mode == "min" else min
-            self.kth_best_model_path = worst(self.best_k_models, key=lambda p: self.best_k_models[p])
-            self.kth_value = self.best_k_models[self.kth_best_model_path]
-        best = min if self.mode == "min" else max
-        self.best_model_path = best(self.best_k_models, key=lambda p: self.best_k_models[p])
-        self.best_model_score = self.best_k_models[self.best_model_path]
-        if self.verbose:
-            rank_zero_info(
-                f"Epoch {int(candidates['epoch'])}, global step {int(candidates['step'])}: {self.monitor!r} reached"
-                f" {float(current):0.5f} (best {float(self.best_model_score):0.5f}), saving model to {filepath!r}"
-                f" as top {k}"
-            )
-        self._save_checkpoint(trainer, filepath)
-        if dropped and self._should_remove(trainer, dropped, filepath):
-            self._remove_checkpoint(trainer, dropped)
-
-    def _save_last_checkpoint(self, trainer: "Trainer", candidates: dict[str, Tensor]) -> None:
-        if not self.save_last:
-            return
-        filepath = self.format_checkpoint_name(candidates, self.CHECKPOINT_NAME_LAST)
-        if self._enable_version_counter:
-            version = self.STARTING_VERSION
-            while self.file_exists(filepath, trainer) and filepath != self.last_model_path:
-                filepath = self.format_checkpoint_name(candidates, self.CHECKPOINT_NAME_LAST, ver=version)
-                version += 1
-        previous, self.last_model_path = self.last_model_path, filepath
-        if self.save_last == "link" and self._last_checkpoint_saved and self.save_top_k != 0:
-            self._link_checkpoint(trainer, self._last_checkpoint_saved, filepath)
-        else:
-            self._save_checkpoint(trainer, filepath)
-        if previous and self._should_remove(trainer, previous, filepath):
-            self._remove_checkpoint(trainer, previous)
-
-    def _save_checkpoint(self, trainer: "Trainer", filepath: str) -> None:
-        trainer.save_checkpoint(filepath, self.save_weights_only)
-        self._last_global_step_saved = trainer.global_step
-        self._last_checkpoint_saved = filepath
-        if trainer.is_global_zero:
-            for logger in trainer.loggers:
-                after_save = getattr(logger, "after_save_checkpoint", None)
-                if callable(after_save):
-                    after_save(self)
-
-    @staticmethod
-    def _link_checkpoint(trainer: "Trainer", filepath: str, linkpath: str) -> None:
-        if trainer.is_global_zero and os.path.abspath(filepath) != os.path.abspath(linkpath):
-            if os.path.islink(linkpath) or os.path.isfile(linkpath):
-                os.remove(linkpath)
-            elif os.path.isdir(linkpath):
-                shutil.rmtree(linkpath)
-            try:
-                os.symlink(os.path.relpath(filepath, os.path.dirname(linkpath)), linkpath)
-            except OSError:  # file systems without links get a copy
-                shutil.copy(filepath, linkpath)
-        trainer.strategy.barrier()
-
-    def _should_remove(self, trainer: "Trainer", previous: str, current: str) -> bool:
-        if previous == current:
-            return False
-        previous_abs = os.path.abspath(previous)
-        if trainer.ckpt_path is not None and previous_abs == os.path.abspath(trainer.ckpt_path):
-            return False  # never delete the checkpoint this run resumed from
-        assert self.dirpath is not None
-        return os.path.commonpath([os.path.abspath(self.dirpath), previous_abs]) == os.path.abspath(self.dirpath)
-
-    def _remove_checkpoint(self, trainer: "Trainer", filepath: str) -> None:
-        if trainer.is_global_zero and (os.path.isfile(filepath) or os.path.islink(filepath)):
-            os.remove(filepath)
-
-    def file_exists(self, filepath: str, trainer: "Trainer") -> bool:
-        return bool(trainer.strategy.broadcast(os.path.exists(filepath)))
-
-    # -- names -------------------------------------------------------------------------------------------------
-    def _free_filepath(self, trainer: "Trainer", candidates: dict[str, Tensor], replaced: str | None) -> str:
-        """The formatted path, with ``-vN`` added while it would overwrite a file that is not being replaced."""
-        filepath = self.format_checkpoint_name(candidates)
-        if self._enable_version_counter:
-            version = self.STARTING_VERSION
-            while self.file_exists(filepath, trainer) and filepath != replaced:
-                filepath = self.format_checkpoint_name(candidates, ver=version)
-                version += 1
-        return filepath
-
-    def format_checkpoint_name(
-        self, metrics: dict[str, Any], filename: str | None = None, ver: int | None = None, prefix: str | None = None
-    ) -> str:
-        """The checkpoint path for ``metrics``: ``{name}`` fields filled in (``name=value`` with auto insert)."""
-        name = self._format_name(filename or self.filename, metrics, prefix)
-        if ver is not None:
-            name = self.CHECKPOINT_JOIN_CHAR.join((name, f"v{ver}"))
-        name = f"{name}{self.FILE_EXTENSION}"
-        return os.path.join(self.dirpath, name) if self.dirpath else name
-
-    def _format_name(self, filename: str | None, metrics: dict[str, Any], prefix: str | None) -> str:
-        if not filename:
-            filename = "{epoch}" + self.CHECKPOINT_JOIN_CHAR + "{step}"
-        # longest names first, so "{val_loss_epoch}" is not half-replaced by "{val_loss}"
-        fields = sorted(set(re.findall(r"(\{.*?)[:\}]", filename)), key=len, reverse=True)
-        values = dict(metrics)
-        for field in fields:
-            name = field[1:]
-            if self.auto_insert_metric_name:
-                filename = filename.replace(field, name + self.CHECKPOINT_EQUALS_CHAR + "{" + name)
-            filename = filename.replace(field, f"{{0[{name}]")
-            values.setdefault(name, torch.tensor(0))
-        filename = filename.format(values)
-        if prefix is not None:
-            filename = self.CHECKPOINT_JOIN_CHAR.join([prefix, filename])
-        return filename
-
     def _resolve_dir(self, trainer: "Trainer") -> str:
-        if self.dirpath is not None:
-            return self.dirpath
-        if trainer.loggers:
-            logger = trainer.loggers[0]
-            save_dir = logger.save_dir if logger.save_dir is not None else trainer.default_root_dir
-            version = logger.version if isinstance(logger.version, str) else f"version_{logger.version}"
-            return os.path.join(save_dir, str(logger.name), version, "checkpoints")
-        return os.path.join(trainer.default_root_dir, "checkpoints")
+        return self.dirpath if self.dirpath is not None else default_checkpoint_dir(trainer)
 
     def _find_last_checkpoints(self, trainer: "Trainer") -> set[str]:
-        folder = self._resolve_dir(trainer)
-        if not os.path.isdir(folder):
-            return set()
-        pattern = re.compile(rf"^{self.CHECKPOINT_NAME_LAST}(-(\d+))?")
-        return {
-            os.path.normpath(os.path.join(folder, name))
-            for name in os.listdir(folder)
-            if name.endswith(self.FILE_EXTENSION) and pattern.match(name[: -len(self.FILE_EXTENSION)])
-        }
+        return find_last_checkpoints(self._resolve_dir(trainer), self.CHECKPOINT_NAME_LAST, self.FILE_EXTENSION)
+
+
+@contextmanager
+def _weights_of(layer: nn.Module, state_dict: Any) -> Iterator[None]:
+    """Give ``layer`` the weights of ``state_dict`` for the block, then its own again."""
+    with torch.no_grad():
+        own = {k: v.detach().clone() for k, v in layer.state_dict().items()}
+    try:
+        if not isinstance(state_dict, dict):
+            raise TypeError(
+                f"`saved_models` holds a {type(state_dict).__name__}; ModelCheckpoint needs a state dict of"
+                " `self.layer` there."
+            )
+        layer.load_state_dict(state_dict)
+        yield
+    finally:
+        layer.load_state_dict(own)

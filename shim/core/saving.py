@@ -2,11 +2,12 @@
 
 import inspect
 import os
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
 
 import torch
 
-from shim.trainer.checkpointing import check_state_dict, load_checkpoint_file
+from shim.trainer.checkpoint_files import load_checkpoint_file
+from shim.trainer.checkpointing import check_state_dict
 from shim.utilities.rank_zero import rank_zero_warn
 
 __all__ = ["load_from_checkpoint", "load_hparams_from_yaml", "save_hparams_to_yaml"]
@@ -55,7 +56,7 @@ def _instantiate(cls: type[T], checkpoint: dict[str, Any], overrides: dict[str, 
 
 def load_from_checkpoint(
     cls: type[T],
-    checkpoint_path: str | os.PathLike,
+    checkpoint_path: str | os.PathLike | IO[bytes],
     map_location: Any = None,
     hparams_file: str | os.PathLike | None = None,
     strict: bool | None = None,
@@ -64,17 +65,21 @@ def load_from_checkpoint(
 ) -> T:
     """Build ``cls`` from the hyper-parameters saved in a checkpoint (``kwargs`` win) and load its weights.
 
+    ``checkpoint_path`` may be a local path, an ``http(s)`` URL or an open binary file. ``weights_only=None`` leaves
+    the loader to torch (safe by default; see ``shim.trainer.checkpoint_files``).
+
     Raises:
-        FileNotFoundError, RuntimeError, pickle.UnpicklingError, ValueError: For a missing, unreadable, unsafe or
-            non-checkpoint file (see ``load_checkpoint_file``).
+        FileNotFoundError, pickle.UnpicklingError, RuntimeError, EOFError, ValueError: For a missing, unsafe,
+            damaged or non-checkpoint file, of the class torch raises (see ``load_checkpoint_file``).
         RuntimeError: If the weights do not fit the model (with ``strict``); the model is then not returned.
     """
     from shim.core.datamodule import LightningDataModule
 
-    path = os.fspath(checkpoint_path)
+    is_path = isinstance(checkpoint_path, (str, os.PathLike))
+    path = os.fspath(checkpoint_path) if is_path else repr(checkpoint_path)  # type: ignore[arg-type]
     if map_location is None:
         map_location = _cpu_if_device_missing
-    checkpoint = load_checkpoint_file(path, map_location=map_location, weights_only=weights_only)
+    checkpoint = load_checkpoint_file(checkpoint_path, map_location=map_location, weights_only=weights_only)
     if hparams_file is not None:
         extension = os.fspath(hparams_file).rsplit(".", 1)[-1].lower()
         if extension not in ("yml", "yaml"):
@@ -98,11 +103,10 @@ def load_from_checkpoint(
     state_dict = checkpoint["state_dict"]
     check_state_dict(module, state_dict, strict, path)
     result = module.load_state_dict(state_dict, strict=strict)
-    if not strict and (result.missing_keys or result.unexpected_keys):
-        rank_zero_warn(
-            f"Loaded {path} with strict=False: missing keys {result.missing_keys},"
-            f" unexpected keys {result.unexpected_keys}."
-        )
+    if not strict and result.missing_keys:
+        rank_zero_warn(f"{path} (strict=False) has no values for these keys of the model: {result.missing_keys}")
+    if not strict and result.unexpected_keys:
+        rank_zero_warn(f"{path} (strict=False) has keys the model does not use: {result.unexpected_keys}")
     if not state_dict:
         rank_zero_warn(f"The state dict in {path!r} contains no parameters.")
         return obj

@@ -1,5 +1,6 @@
 """``FitLoop``: epochs of training, from ``on_train_start`` to ``on_train_end``, and when to stop."""
 
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -169,6 +170,8 @@ class FitLoop:
         self._warn_if_modules_in_eval_mode()
         trainer._hooks.call("on_train_start")
         resume, self._resume = self._resume, None
+        if resume is not None and (resume.mid_epoch or trainer.max_steps != -1):
+            self._warn_if_resuming_mid_epoch()
         if resume is not None and resume.kind == "epoch_end" and resume.rng is not None:
             # shim's checkpoint was written in on_train_epoch_end, before the plateau schedulers stepped; it
             # carries the metrics they monitor. (A Lightning checkpoint lacks them, and Lightning skips this step.)
@@ -186,6 +189,29 @@ class FitLoop:
             except StopIteration:
                 break
         trainer._hooks.call("on_train_end")
+
+    def _warn_if_resuming_mid_epoch(self) -> None:
+        """As Lightning: a resume that starts inside an epoch, from a loader that cannot restore its position.
+
+        Like Lightning, only a checkpoint of an unfinished epoch, or a run with ``max_steps``, is looked at.
+        """
+        trainer = self.trainer
+        if self.max_batches == float("inf"):
+            return
+        steps_per_epoch = math.ceil(self.max_batches / trainer.accumulate_grad_batches)
+        stateful = callable(getattr(self.loader, "state_dict", None)) and callable(
+            getattr(self.loader, "load_state_dict", None)
+        )
+        if trainer.global_step % steps_per_epoch != 0 and not stateful:
+            rank_zero_warn(
+                f"The run is resuming from a checkpoint that ended inside an epoch (global step {trainer.global_step},"
+                f" {steps_per_epoch} steps per epoch), and the training dataloader has no"
+                " `state_dict`/`load_state_dict` to restore its position. shim skips the batches already trained on"
+                " and, from its own checkpoints, restores the random state the epoch's shuffle started from; a"
+                " checkpoint written by Lightning lacks that state, and a sampler or dataset with state of its own"
+                " is not restored either. Save at epoch ends, or give the loader `state_dict`/`load_state_dict`.",
+                category=PossibleUserWarning,
+            )
 
     def _warn_if_modules_in_eval_mode(self) -> None:
         module = self.trainer.lightning_module

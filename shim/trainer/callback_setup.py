@@ -75,7 +75,29 @@ def build_callbacks(config: "TrainerConfig", callbacks: list[Callback] | Callbac
                 " use one of them."
             )
         result.append(GradientAccumulationScheduler(config.accumulation_schedule))
+    _check_state_keys(result)
     return checkpoints_last(result)
+
+
+def _check_state_keys(callbacks: list[Callback]) -> None:
+    """Callbacks with a state must have distinct ``state_key``s, or one's state would overwrite another's.
+
+    Raises:
+        RuntimeError: Naming the class and the shared key.
+    """
+    from shim.utilities.model_helpers import is_overridden
+
+    seen: set[str] = set()
+    for callback in callbacks:
+        if not is_overridden("state_dict", instance=callback, parent=Callback):
+            continue
+        if callback.state_key in seen:
+            raise RuntimeError(
+                f"Two {type(callback).__name__} callbacks save their state under the same key"
+                f" {callback.state_key!r}, so a checkpoint could keep only one of them. Configure them differently"
+                " (for ModelCheckpoint: monitor, mode, every_n_train_steps, every_n_epochs or train_time_interval)."
+            )
+        seen.add(callback.state_key)
 
 
 def add_model_callbacks(callbacks: list[Callback], extra: Any) -> list[Callback]:

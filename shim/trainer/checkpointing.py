@@ -1,15 +1,14 @@
-"""Checkpoints: the dict Lightning 2.x writes, atomic files, safe loading, and restoring a run from them.
+"""Checkpoints: the dict Lightning 2.x writes, which file a run loads, and restoring a run from one.
 
 The layout (``epoch``, ``global_step``, ``pytorch-lightning_version``, ``state_dict``, ``loops``, ``callbacks``,
 ``optimizer_states``, ``lr_schedulers``, hyper-parameters) is Lightning's, so either can read the other's files.
 shim adds one key Lightning ignores, ``shim``, with the random-generator states that make a resumed run continue
-exactly as an uninterrupted one would (also with shuffled data and dropout).
+exactly as an uninterrupted one would (also with shuffled data and dropout). Reading and writing the files is
+``checkpoint_files``'s job.
 """
 
-import argparse
 import os
-import pickle
-import tempfile
+import sys
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -19,8 +18,7 @@ from torch import nn
 from shim.plugins.precision.amp import MixedPrecision
 from shim.trainer.states import TrainerFn
 from shim.utilities.exceptions import MisconfigurationException
-from shim.utilities.parsing import AttributeDict
-from shim.utilities.rank_zero import rank_zero_warn
+from shim.utilities.rank_zero import get_logger, rank_zero_info, rank_zero_warn
 from shim.utilities.seed import collect_rng_states
 
 if TYPE_CHECKING:
@@ -30,18 +28,15 @@ __all__ = [
     "LIGHTNING_LAYOUT_VERSION",
     "check_state_dict",
     "dump_checkpoint",
-    "load_checkpoint_file",
     "resolve_ckpt_path",
     "restore_modules_and_callbacks",
     "restore_training_state",
-    "save_checkpoint_file",
 ]
+
+log = get_logger(__name__)
 
 # the Lightning release whose checkpoint layout shim writes; Lightning reads it without migrating
 LIGHTNING_LAYOUT_VERSION = "2.6.6"
-
-# types besides tensors and primitives that our own checkpoints may contain, allowed in a safe load
-SAFE_GLOBALS: list[Any] = [AttributeDict, argparse.Namespace]
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -82,8 +77,14 @@ def _without_last_flag(state: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in state.items() if k != "is_last_batch"}
 
 
-def dump_checkpoint(trainer: "Trainer", weights_only: bool = False) -> dict[str, Any]:
-    """The checkpoint of the trainer's current state; ``weights_only`` leaves out optimizers, schedulers, callbacks."""
+def dump_checkpoint(trainer: "Trainer", weights_only: bool | None = None) -> dict[str, Any]:
+    """The checkpoint of the trainer's current state; ``weights_only`` leaves out optimizers, schedulers, callbacks.
+
+    ``None`` saves everything, and says so in the log.
+    """
+    if weights_only is None:
+        weights_only = False
+        log.info("`save_checkpoint` got no `weights_only`: the whole training state is saved (`weights_only=False`).")
     model = trainer.lightning_module
     datamodule = trainer.datamodule
     checkpoint: dict[str, Any] = {
@@ -104,16 +105,18 @@ def dump_checkpoint(trainer: "Trainer", weights_only: bool = False) -> dict[str,
         if obj is not None and obj.hparams:
             if hasattr(obj, "_hparams_name"):
                 checkpoint[obj.CHECKPOINT_HYPER_PARAMS_NAME] = obj._hparams_name
-            checkpoint[obj.CHECKPOINT_HYPER_PARAMS_KEY] = dict(obj.hparams)
+            checkpoint[obj.CHECKPOINT_HYPER_PARAMS_KEY] = _saved_hparams(obj, checkpoint)
     if datamodule is not None:
         state = datamodule.state_dict()
         if state:
             checkpoint[type(datamodule).__qualname__] = state
     if not weights_only:
-        checkpoint["shim"] = {
+        # what an exact resume needs beyond Lightning's counters, kept in the fit loop's own (free-form) state so
+        # that the checkpoint has Lightning's keys: the random states, and the metrics the steps after the save
+        # read (plateau schedulers)
+        checkpoint["loops"]["fit_loop"]["state_dict"]["shim"] = {
             "rng": collect_rng_states(),
             "rng_at_epoch_start": trainer.fit_loop.epoch_start_rng,
-            # what a resumed run needs to repeat the steps that follow the save (plateau schedulers)
             "callback_metrics": {k: v.detach().cpu() for k, v in trainer.callback_metrics.items()},
         }
         for cb in trainer.callbacks:
@@ -122,146 +125,121 @@ def dump_checkpoint(trainer: "Trainer", weights_only: bool = False) -> dict[str,
     return checkpoint
 
 
-def save_checkpoint_file(checkpoint: dict[str, Any], filepath: str | os.PathLike) -> None:
-    """Write ``checkpoint`` to ``filepath`` through a temporary file, so a crash never leaves half a file."""
-    path = os.fspath(filepath)
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    # the temporary name does not end in .ckpt, so a leftover is never taken for a checkpoint
-    fd, tmp = tempfile.mkstemp(prefix=".", suffix=".ckpt.tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(checkpoint, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+def _saved_hparams(obj: Any, checkpoint: dict[str, Any]) -> Any:
+    """The hyper-parameters as a checkpoint holds them: a plain dict, or an OmegaConf config kept with its type."""
+    omegaconf = sys.modules.get("omegaconf")  # a config can only exist once omegaconf has been imported
+    if omegaconf is not None and isinstance(obj.hparams, omegaconf.Container):
+        checkpoint[obj.CHECKPOINT_HYPER_PARAMS_TYPE] = type(obj.hparams)
+        return obj.hparams
+    return dict(obj.hparams)
 
 
 # ----------------------------------------------------------------------------------------------------------------
 # loading
 # ----------------------------------------------------------------------------------------------------------------
-def load_checkpoint_file(
-    path: str | os.PathLike, map_location: Any = None, weights_only: bool | None = None
-) -> dict[str, Any]:
-    """Load a checkpoint dict; by default with ``torch.load(weights_only=True)`` and shim's allow-list.
-
-    Raises:
-        FileNotFoundError: If ``path`` does not exist.
-        pickle.UnpicklingError: If the file holds objects a safe load refuses (pass ``weights_only=False`` for
-            files you trust).
-        RuntimeError: If the file is truncated, corrupted or not written by ``torch.save``.
-        ValueError: If the file loads but is not a checkpoint (no ``state_dict``).
-    """
-    path = os.fspath(path)
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"Checkpoint file not found: {path}")
-    if os.path.isdir(path):
-        raise IsADirectoryError(f"Checkpoint path {path} is a directory, not a checkpoint file")
-    safe = weights_only is not False
-    try:
-        with open(path, "rb") as f:
-            if safe:
-                with torch.serialization.safe_globals(SAFE_GLOBALS):
-                    checkpoint = torch.load(f, map_location=map_location, weights_only=True)
-            else:
-                checkpoint = torch.load(f, map_location=map_location, weights_only=False)
-    except pickle.UnpicklingError as e:
-        if safe and "Weights only load failed" in str(e) and _is_torch_zip(path):
-            raise pickle.UnpicklingError(
-                f"Checkpoint {path} holds objects that a safe load refuses: {_first_line(e)}. Nothing was executed."
-                " If you trust this file, load it with `weights_only=False` (for example"
-                " `Model.load_from_checkpoint(path, weights_only=False)` or `trainer.fit(..., weights_only=False)`)."
-            ) from None
-        raise RuntimeError(f"Checkpoint {path} is not a readable checkpoint file: {_first_line(e)}") from None
-    except Exception as e:  # torch raises many types for damaged files (RuntimeError, EOFError, KeyError, ...)
-        raise RuntimeError(
-            f"Checkpoint {path} cannot be read; it is truncated, corrupted or not a torch checkpoint: {_first_line(e)}"
-        ) from None
-    if not isinstance(checkpoint, Mapping) or "state_dict" not in checkpoint:
-        found = sorted(map(str, checkpoint)) if isinstance(checkpoint, Mapping) else type(checkpoint).__name__
-        raise ValueError(f"{path} is not a Lightning checkpoint: it has no 'state_dict' entry (found {found})")
-    return dict(checkpoint)
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
-
-
-def _is_torch_zip(path: str) -> bool:
-    import zipfile
-
-    return zipfile.is_zipfile(path)
-
-
 def check_state_dict(module: nn.Module, state_dict: Mapping[str, Any], strict: bool, source: str) -> None:
     """Raise before loading anything if ``state_dict`` does not fit ``module`` (so it is never half loaded).
 
     Raises:
-        RuntimeError: naming ``source`` and the missing, unexpected or mis-shaped keys.
+        RuntimeError: Naming ``source`` and, in the lines torch's ``load_state_dict`` uses, the missing, unexpected
+            (both only with ``strict``) and mis-shaped keys.
     """
     own = module.state_dict()
-    missing = [k for k in own if k not in state_dict]
-    unexpected = [k for k in state_dict if k not in own]
-    mis_shaped = [
-        f"{k}: checkpoint {tuple(v.shape)} vs model {tuple(own[k].shape)}"
+    problems = []
+    if strict:
+        missing = [k for k in own if k not in state_dict]
+        unexpected = [k for k in state_dict if k not in own]
+        if missing:
+            problems.append(f"Missing key(s) in state_dict: {_quoted(missing)}.")
+        if unexpected:
+            problems.append(f"Unexpected key(s) in state_dict: {_quoted(unexpected)}.")
+    problems += [
+        f"size mismatch for {k}: {tuple(v.shape)} in the checkpoint, {tuple(own[k].shape)} in the model."
         for k, v in state_dict.items()
         if k in own and isinstance(v, torch.Tensor) and v.shape != own[k].shape
     ]
-    problems = []
-    if strict and missing:
-        problems.append(f"missing keys {missing}")
-    if strict and unexpected:
-        problems.append(f"unexpected keys {unexpected}")
-    if mis_shaped:
-        problems.append(f"shape mismatches {mis_shaped}")
     if problems:
-        raise RuntimeError(
-            f"The checkpoint {source} does not fit {type(module).__name__}: {'; '.join(problems)}."
-            " The model was left unchanged."
-        )
+        lines = "".join(f"\n\t{line}" for line in problems)
+        raise RuntimeError(f"The checkpoint {source} does not fit {type(module).__name__}; nothing was loaded:{lines}")
+
+
+def _quoted(keys: list[str]) -> str:
+    return ", ".join(f'"{key}"' for key in keys)
 
 
 def resolve_ckpt_path(trainer: "Trainer", fn: TrainerFn, ckpt_path: Any, model_provided: bool) -> str | None:
-    """Turn ``ckpt_path`` (a path, ``"best"``, ``"last"`` or None) into a file to load, or None."""
+    """Turn ``ckpt_path`` (a path, ``"best"``, ``"last"`` or None) into the file a run loads, or None for none.
+
+    Without a path, ``fit`` resumes from the newest last checkpoint when an ``OnExceptionCheckpoint`` is present,
+    and ``validate``/``test``/``predict`` called without a model load the best checkpoint of the previous ``fit``.
+
+    Raises:
+        ValueError: For ``"best"`` without a ``ModelCheckpoint`` or before it saved a best model.
+    """
+    from shim.callbacks.on_exception_checkpoint import OnExceptionCheckpoint
+
     name = fn.value
-    if ckpt_path is None and not model_provided and fn != TrainerFn.FITTING and trainer.checkpoint_callback:
+    on_exception = [cb for cb in trainer.callbacks if isinstance(cb, OnExceptionCheckpoint)]
+    if ckpt_path is None and on_exception and fn == TrainerFn.FITTING:
+        ckpt_path = "last"
+        rank_zero_warn(
+            f"`.{name}(ckpt_path=None)` with an `OnExceptionCheckpoint` callback resumes from the newest last"
+            f" checkpoint (the on-exception one included). Pass `.{name}(ckpt_path='last')` or an exact path to"
+            " silence this warning."
+        )
+    if ckpt_path is None and model_provided:
+        return None
+    if ckpt_path is None:  # no model passed: the trainer's own, with the weights the previous fit chose
         ckpt_path = "best"
+        also = (
+            " An `OnExceptionCheckpoint` file may exist too; only `fit` picks it up without being asked."
+            if on_exception
+            else ""
+        )
         rank_zero_warn(
             f"`.{name}(ckpt_path=None)` was called without a model: the best model of the previous `fit` call is"
-            f" used. Pass `.{name}(ckpt_path='best')` or `'last'` to choose and silence this warning."
+            f" used.{also} Pass `.{name}(ckpt_path='best')` or `'last'` to choose and silence this warning."
         )
-    if ckpt_path is None:
-        return None
     if ckpt_path == "best":
-        callback = trainer.checkpoint_callback
-        if callback is None:
-            raise ValueError(f'`.{name}(ckpt_path="best")` needs a `ModelCheckpoint`, and the Trainer has none.')
-        best = getattr(callback, "best_model_path", None)
-        if not best:
-            if trainer.fast_dev_run:
-                raise ValueError(f'`.{name}(ckpt_path="best")` cannot work with `fast_dev_run`, which saves nothing.')
-            raise ValueError(f'`.{name}(ckpt_path="best")`: the `ModelCheckpoint` has not saved a best model (yet).')
-        return str(best)
+        return _best_checkpoint(trainer, name)
     if ckpt_path == "last":
-        candidates: set[str] = set()
-        for callback in trainer.checkpoint_callbacks:
-            finder = getattr(callback, "_find_last_checkpoints", None)
-            if callable(finder):
-                candidates |= finder(trainer)
-        existing = {p: os.path.getmtime(p) for p in candidates if os.path.exists(p)}
-        if not existing:
-            rank_zero_warn(
-                f'`.{name}(ckpt_path="last")`: there is no last checkpoint, so none is loaded. Set'
-                " `ModelCheckpoint(save_last=True)` to keep one."
-            )
-            return None
-        return max(existing, key=lambda p: existing[p])
+        return _last_checkpoint(trainer, name, [cb.ckpt_path for cb in on_exception])
     return os.fspath(ckpt_path)
+
+
+def _best_checkpoint(trainer: "Trainer", name: str) -> str:
+    callbacks = trainer.checkpoint_callbacks
+    if not callbacks:
+        raise ValueError(f'`.{name}(ckpt_path="best")` needs a `ModelCheckpoint`, and the Trainer has none.')
+    callback = callbacks[0]
+    best = getattr(callback, "best_model_path", None)
+    if len(callbacks) > 1:
+        rank_zero_warn(
+            f'`.{name}(ckpt_path="best")` with {len(callbacks)} checkpoint callbacks: the best checkpoint path from'
+            f" the first one, {type(callback).__name__}, is used ({best!r})."
+        )
+    if not best:
+        if trainer.fast_dev_run:
+            raise ValueError(f'`.{name}(ckpt_path="best")` cannot work with `fast_dev_run`, which saves nothing.')
+        raise ValueError(f'`.{name}(ckpt_path="best")`: the `ModelCheckpoint` has not saved a best model (yet).')
+    return os.fspath(best)
+
+
+def _last_checkpoint(trainer: "Trainer", name: str, on_exception_paths: list[str]) -> str | None:
+    candidates = set(on_exception_paths)
+    for callback in trainer.checkpoint_callbacks:
+        finder = getattr(callback, "_find_last_checkpoints", None)
+        if callable(finder):
+            candidates |= finder(trainer)
+    existing = {p: os.path.getmtime(p) for p in candidates if os.path.exists(p)}
+    if not existing:
+        # a warning, not an error: `ckpt_path="last"` may be set before the first run ever saved one
+        rank_zero_warn(
+            f'`.{name}(ckpt_path="last")`: there is no last checkpoint, so none is loaded. Set'
+            " `ModelCheckpoint(save_last=True)` to keep one."
+        )
+        return None
+    return max(existing, key=lambda p: existing[p])
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -269,6 +247,7 @@ def resolve_ckpt_path(trainer: "Trainer", fn: TrainerFn, ckpt_path: Any, model_p
 # ----------------------------------------------------------------------------------------------------------------
 def restore_modules_and_callbacks(trainer: "Trainer", checkpoint: dict[str, Any], path: str) -> None:
     """Load the module weights (after its ``on_load_checkpoint``), the datamodule state and, when fitting, callbacks."""
+    rank_zero_info(f"Reading the checkpoint {path}")
     model = trainer.lightning_module
     trainer._hooks.module("on_load_checkpoint", checkpoint)
     strict = model.strict_loading
@@ -280,15 +259,31 @@ def restore_modules_and_callbacks(trainer: "Trainer", checkpoint: dict[str, Any]
         if key in checkpoint:
             datamodule.load_state_dict(checkpoint[key])
         trainer._hooks.datamodule("on_load_checkpoint", checkpoint)
-    if trainer.state.fn != TrainerFn.FITTING:
+    if trainer.state.fn == TrainerFn.FITTING:
+        _restore_callbacks(trainer, checkpoint)
+
+
+def _restore_callbacks(trainer: "Trainer", checkpoint: dict[str, Any]) -> None:
+    """Callbacks' ``on_load_checkpoint`` and their saved states; a weights-only checkpoint has none of either."""
+    import copy
+
+    states = checkpoint.get("callbacks")
+    if states is None:
         return
+    known = {key for cb in trainer.callbacks for key in (cb.state_key, type(cb).__qualname__)}
+    absent = [key for key in states if key not in known]
+    if absent:
+        rank_zero_warn(
+            f"The checkpoint holds the state of callbacks this Trainer does not have: {absent}. Pass the callbacks"
+            " that wrote the checkpoint to `Trainer(callbacks=...)` to restore them too."
+        )
+    model = trainer.lightning_module
     for callback in trainer.callbacks:
         callback.on_load_checkpoint(trainer, model, checkpoint)
-    states = checkpoint.get("callbacks") or {}
     for callback in trainer.callbacks:
         state = states.get(callback.state_key) or states.get(type(callback).__qualname__)
         if state:
-            callback.load_state_dict(dict(state))
+            callback.load_state_dict(copy.deepcopy(state))
 
 
 def _check_max_epochs(trainer: "Trainer", checkpoint: dict[str, Any], path: str) -> None:
@@ -322,6 +317,7 @@ def restore_training_state(trainer: "Trainer", checkpoint: dict[str, Any], path:
     if "native_amp_scaling_state" in checkpoint and isinstance(plugin, MixedPrecision):  # a Lightning 1.x file
         plugin.load_state_dict(checkpoint["native_amp_scaling_state"])
     if trainer.state.fn != TrainerFn.FITTING:
+        rank_zero_info(f"Using the model weights of the checkpoint {path}")
         return
     _check_max_epochs(trainer, checkpoint, path)
     if "optimizer_states" not in checkpoint or "lr_schedulers" not in checkpoint:
@@ -340,6 +336,9 @@ def restore_training_state(trainer: "Trainer", checkpoint: dict[str, Any], path:
         optimizer.load_state_dict(state)
     for config, state in zip(trainer.lr_scheduler_configs, checkpoint["lr_schedulers"], strict=False):
         config.scheduler.load_state_dict(state)
-    shim_state = checkpoint.get("shim") or {}
+    fit_state = checkpoint.get("loops", {}).get("fit_loop") or {}
+    # checkpoints of earlier shim versions kept this under a top-level "shim" key
+    shim_state = (fit_state.get("state_dict") or {}).get("shim") or checkpoint.get("shim") or {}
     trainer._metrics.callback.update(shim_state.get("callback_metrics", {}))
     trainer.fit_loop.load_state_dict(checkpoint.get("loops", {}).get("fit_loop"), shim_state)
+    rank_zero_info(f"Resuming from the checkpoint {path}: weights, optimizers, schedulers and loop counters restored")

@@ -35,6 +35,9 @@ CASES: list[dict[str, Any]] = [
 ]
 
 
+_last_callback: dict[str, Any] = {}
+
+
 def _run(pkg: ModuleType, kwargs: dict[str, Any], root: Path) -> dict[str, Any]:
     boring = importlib.import_module(f"{pkg.__name__}.demos.boring_classes").BoringModel
     checkpoint_class = importlib.import_module(f"{pkg.__name__}.callbacks").ModelCheckpoint
@@ -52,6 +55,7 @@ def _run(pkg: ModuleType, kwargs: dict[str, Any], root: Path) -> dict[str, Any]:
 
     torch.manual_seed(0)
     callback = checkpoint_class(**kwargs)
+    _last_callback[pkg.__name__] = callback
     trainer = pkg.Trainer(
         max_epochs=len(VAL_LOSSES),
         limit_train_batches=4,
@@ -167,3 +171,124 @@ def test_missing_monitor_raises_after_validation_ran(tmp_path: Path) -> None:
     )  # fmt: skip
     with pytest.raises(MisconfigurationException, match="monitor='missing'.*found no such metric"):
         trainer.fit(Model())
+
+
+# -- file names --------------------------------------------------------------------------------------------------
+NAME_CASES: list[tuple[dict[str, Any], dict[str, Any], dict[str, Any]]] = [
+    ({}, {"epoch": 3, "step": 2}, {}),
+    ({"filename": "{epoch:03d}-{acc}"}, {"epoch": 3, "acc": 0.03}, {}),
+    ({"filename": "{epoch:03d}-{epoch_test:03d}"}, {"epoch": 3, "epoch_test": 3}, {}),
+    ({"filename": "{epoch},{acc:.5f}"}, {"epoch": 3, "acc": 0.03}, {"prefix": "test"}),
+    ({"filename": "{missing:d}"}, {}, {}),
+    ({"filename": "name"}, {}, {"ver": 3}),
+    ({"filename": "{epoch}_{val/loss:.5f}"}, {"epoch": 4, "val/loss": 0.03}, {}),
+    ({"filename": "mAP@0.50={val/mAP@0.50:.4f}", "auto_insert_metric_name": False}, {"val/mAP@0.50": 0.2}, {}),
+    ({"filename": "{epoch}"}, {"epoch": 1}, {"filename": "last-{epoch}"}),
+]
+
+
+@pytest.mark.parametrize(("kwargs", "metrics", "call"), NAME_CASES)
+@pytest.mark.parametrize("join_char", ["-", "@"])
+def test_format_checkpoint_name_as_lightning(
+    lightning: ModuleType, kwargs: dict[str, Any], metrics: dict[str, Any], call: dict[str, Any], join_char: str
+) -> None:
+    names = []
+    for pkg in (lightning, shim):
+        callback = importlib.import_module(f"{pkg.__name__}.callbacks").ModelCheckpoint(dirpath="ckpts", **kwargs)
+        callback.CHECKPOINT_JOIN_CHAR = join_char
+        names.append(callback.format_checkpoint_name(dict(metrics), **call))
+    assert names[1] == names[0]
+
+
+@pytest.mark.parametrize("dirpath", [None, "", ".", "rel/dir", "~/x", "memory://bucket/run"])
+def test_dirpath_is_kept_as_lightning_keeps_it(lightning: ModuleType, dirpath: str | None) -> None:
+    assert ModelCheckpoint(dirpath=dirpath).dirpath == lightning.callbacks.ModelCheckpoint(dirpath=dirpath).dirpath
+
+
+def test_save_last_link_needs_a_local_folder() -> None:
+    callback = ModelCheckpoint(dirpath="memory://bucket/run", save_last="link")
+    with pytest.raises(ValueError, match=r"save_last='link'\) needs a local folder .* 'memory://bucket/run'"):
+        callback.setup(shim.Trainer(logger=False), shim.LightningModule(), stage="fit")
+    ModelCheckpoint(dirpath="memory://bucket/run", save_last=True).setup(
+        shim.Trainer(logger=False), shim.LightningModule(), stage="fit"
+    )
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_to_yaml_writes_best_k_models_as_lightning(lightning: ModuleType, tmp_path: Path) -> None:
+    import yaml
+
+    written = []
+    for pkg in (lightning, shim):
+        root = tmp_path / pkg.__name__
+        _run(pkg, {"monitor": "val_loss", "save_top_k": 3, "dirpath": str(root / "ckpts")}, root)
+        callback = _last_callback[pkg.__name__]
+        callback.to_yaml()
+        data = yaml.safe_load((root / "ckpts" / "best_k_models.yaml").read_text())
+        written.append({os.path.relpath(k, root): v for k, v in data.items()})
+    assert written[1] == written[0]
+    assert len(written[0]) == 3
+
+
+# -- manual optimization -----------------------------------------------------------------------------------------
+def _manual_run(pkg: ModuleType, root: Path, keep_copies: bool) -> tuple[dict[str, torch.Tensor], Any, list[str]]:
+    import warnings
+
+    fake_losses = [1.0, 1.0, 0.0, 1.0]
+
+    class Module(pkg.LightningModule):  # type: ignore[misc, name-defined]
+        def __init__(self) -> None:
+            super().__init__()
+            self.layer = torch.nn.Linear(3, 1)
+            self.automatic_optimization = False
+            self.saved_models: dict[int, Any] = {}
+
+        def training_step(self, batch: Any, batch_idx: int) -> Any:
+            loss = self.layer(batch).pow(2).mean()
+            self.log("loss", fake_losses[batch_idx], on_step=True, on_epoch=True)
+            if keep_copies:
+                self.saved_models[batch_idx] = {k: v.detach().clone() for k, v in self.layer.state_dict().items()}
+            optimizer = self.optimizers()
+            optimizer.zero_grad()
+            self.manual_backward(loss)
+            optimizer.step()
+            return loss
+
+        def configure_optimizers(self) -> Any:
+            return torch.optim.SGD(self.parameters(), lr=0.1)
+
+    callback = importlib.import_module(f"{pkg.__name__}.callbacks").ModelCheckpoint(
+        dirpath=str(root), monitor="loss", every_n_train_steps=1, save_weights_only=True
+    )
+    trainer = pkg.Trainer(
+        max_epochs=1, logger=False, enable_progress_bar=False, enable_model_summary=False, default_root_dir=str(root),
+        callbacks=[callback],
+    )  # fmt: skip
+    torch.manual_seed(0)
+    module = Module()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        trainer.fit(module, DataLoader(torch.randn(4, 3), batch_size=1))
+    best = torch.load(callback.best_model_path, weights_only=True)["state_dict"]
+    manual = [str(w.message) for w in caught if "manual optimization" in str(w.message)]
+    return best, module, manual
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_manual_optimization_saves_the_pre_step_copy_as_lightning(lightning: ModuleType, tmp_path: Path) -> None:
+    pl_best, _, pl_warnings = _manual_run(lightning, tmp_path / "pl", keep_copies=True)
+    best, module, warnings = _manual_run(shim, tmp_path / "shim", keep_copies=True)
+    # the best step is batch 2 (loss 0): its checkpoint holds the weights from before that step's update
+    assert torch.equal(best["layer.weight"], module.saved_models[2]["weight"])
+    assert all(torch.equal(best[k], pl_best[k]) for k in pl_best)
+    assert not torch.equal(module.layer.weight, module.saved_models[2]["weight"]), "the module keeps its own weights"
+    assert warnings == pl_warnings == []
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_manual_optimization_without_a_copy_warns_as_lightning(lightning: ModuleType, tmp_path: Path) -> None:
+    pl_best, _, pl_warnings = _manual_run(lightning, tmp_path / "pl", keep_copies=False)
+    best, module, warnings = _manual_run(shim, tmp_path / "shim", keep_copies=False)
+    assert all(torch.equal(best[k], pl_best[k]) for k in pl_best)
+    assert len(warnings) == len(pl_warnings) == 4  # one per save
+    assert "every_n_train_steps=1) with manual optimization saves the weights as they are after" in warnings[0]

@@ -1,12 +1,8 @@
 """Checkpoints: Lightning's layout, interchange with Lightning both ways, exact resume, safe and atomic files."""
 
+import importlib
 import os
 import pickle
-import signal
-import subprocess
-import sys
-import textwrap
-import time
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -19,7 +15,6 @@ from torch.utils.data import DataLoader, TensorDataset
 
 import shim
 from shim.callbacks.model_checkpoint import ModelCheckpoint
-from shim.trainer.checkpointing import load_checkpoint_file
 
 
 def _module_class(
@@ -107,7 +102,7 @@ def test_layout_matches_lightning(lightning: ModuleType, tmp_path: Path) -> None
         path = tmp_path / f"{pkg.__name__}.ckpt"
         trainer.save_checkpoint(path)
         checkpoint = torch.load(path, weights_only=False)
-        checkpoint.pop("shim", None)
+        checkpoint["loops"]["fit_loop"]["state_dict"].pop("shim", None)  # shim's exact-resume state
         layouts.append((_keys(checkpoint), checkpoint["loops"], checkpoint["epoch"], checkpoint["global_step"]))
     assert layouts[1] == layouts[0]
 
@@ -160,7 +155,7 @@ def test_load_from_checkpoint_overrides_and_device(tmp_path: Path) -> None:
     assert loaded.device == torch.device("cpu")
     assert loaded.training  # as Lightning returns it
     _assert_same_weights(loaded, trained)
-    with pytest.raises(RuntimeError, match="does not fit .*shape mismatches"):
+    with pytest.raises(RuntimeError, match=r"(?s)does not fit .*size mismatch for net.0.weight: \(8, 3\) in the"):
         _module_class(shim).load_from_checkpoint(str(path), hidden=4)
 
 
@@ -240,35 +235,14 @@ def saved(tmp_path: Path) -> Path:
     return path
 
 
-def test_missing_file() -> None:
-    with pytest.raises(FileNotFoundError, match="Checkpoint file not found: /no/such.ckpt"):
-        load_checkpoint_file("/no/such.ckpt")
-
-
-def test_truncated_file(saved: Path, tmp_path: Path) -> None:
-    broken = tmp_path / "truncated.ckpt"
-    broken.write_bytes(saved.read_bytes()[: saved.stat().st_size // 2])
-    with pytest.raises(RuntimeError, match=f"{broken} cannot be read; it is truncated, corrupted"):
-        load_checkpoint_file(broken)
-
-
-def test_not_a_checkpoint(tmp_path: Path) -> None:
-    text = tmp_path / "notes.ckpt"
-    text.write_text("hello")
-    with pytest.raises(RuntimeError, match=str(text)):
-        load_checkpoint_file(text)
-    tensor = tmp_path / "tensor.ckpt"
-    torch.save(torch.ones(2), tensor)
-    with pytest.raises(ValueError, match="is not a Lightning checkpoint: it has no 'state_dict'"):
-        load_checkpoint_file(tensor)
-
-
 def test_other_model_is_rejected_before_loading(saved: Path) -> None:
     from shim.demos.boring_classes import BoringModel
 
     model = BoringModel()
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    with pytest.raises(RuntimeError, match="missing keys .*layer.weight.*unexpected keys .*net.0.weight"):
+    with pytest.raises(
+        RuntimeError, match=r'(?s)Missing key\(s\) in state_dict: "layer.weight".*Unexpected key\(s\) .*"net.0.weight"'
+    ):
         BoringModel.load_from_checkpoint(saved)
     trainer = _trainer(shim, saved.parent / "other", max_epochs=2)
     with pytest.raises(RuntimeError, match="does not fit BoringModel"):
@@ -296,39 +270,143 @@ def test_code_in_a_checkpoint_is_not_executed(saved: Path, tmp_path: Path, monke
     assert not (tmp_path / "PWNED").exists()
 
 
-_SAVER = textwrap.dedent(
-    """
-    import sys, torch
-    from shim.trainer.checkpointing import save_checkpoint_file
-    folder = sys.argv[1]
-    big = {"state_dict": {"w": torch.randn(256, 1024)}, "epoch": 0}
-    i = 0
-    while True:
-        big["epoch"] = i
-        save_checkpoint_file(big, f"{folder}/c{i % 3}.ckpt")
-        i += 1
-    """
-)
+# -- which checkpoint a run loads ------------------------------------------------------------------------------
+def _boring_trainer(pkg: ModuleType, root: Path, **kwargs: Any) -> Any:
+    defaults: dict[str, Any] = {
+        "max_epochs": 1, "limit_train_batches": 2, "limit_val_batches": 1, "logger": False,
+        "enable_progress_bar": False, "enable_model_summary": False, "default_root_dir": str(root),
+    }  # fmt: skip
+    return pkg.Trainer(**{**defaults, **kwargs})
 
 
-def test_killed_writer_leaves_only_loadable_checkpoints(tmp_path: Path) -> None:
-    script = tmp_path / "saver.py"
-    script.write_text(_SAVER)
-    folder = tmp_path / "out"
-    folder.mkdir()
-    for delay in (0.0, 0.05, 0.11, 0.2):
-        process = subprocess.Popen([sys.executable, str(script), str(folder)])
-        deadline = time.monotonic() + 60
-        while not list(folder.glob("*.ckpt")) and time.monotonic() < deadline:  # imports take a while
-            time.sleep(0.05)
-        time.sleep(delay)
-        process.send_signal(signal.SIGKILL)
-        process.wait()
-        for path in folder.glob("*.ckpt"):
-            assert load_checkpoint_file(path)["state_dict"]["w"].shape == (256, 1024)
-        leftovers = [p.name for p in folder.iterdir() if not p.name.endswith(".ckpt")]
-        assert all(name.endswith(".ckpt.tmp") for name in leftovers)
-    assert list(folder.glob("*.ckpt")), "the writer got to write at least one checkpoint"
+def _warnings_and_error(call: Any) -> tuple[list[str], type[BaseException] | None]:
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            call()
+        except Exception as error:
+            return [str(w.message) for w in caught], type(error)
+    return [str(w.message) for w in caught], None
+
+
+def _boring(pkg: ModuleType) -> Any:
+    return importlib.import_module(f"{pkg.__name__}.demos.boring_classes").BoringModel()
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_evaluating_the_fitted_model_without_model_checkpoint_is_an_error(
+    lightning: ModuleType, tmp_path: Path
+) -> None:
+    outcomes = []
+    for pkg in (lightning, shim):
+        trainer = _boring_trainer(pkg, tmp_path / pkg.__name__, enable_checkpointing=False)
+        trainer.fit(_boring(pkg))
+        messages, error = _warnings_and_error(trainer.validate)
+        outcomes.append((error, any("ckpt_path=None" in m for m in messages)))
+    assert outcomes[1] == outcomes[0] == (ValueError, True)
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_best_with_several_checkpoint_callbacks_warns_and_uses_the_first(lightning: ModuleType, tmp_path: Path) -> None:
+    results = []
+    for pkg in (lightning, shim):
+        mc = importlib.import_module(f"{pkg.__name__}.callbacks").ModelCheckpoint
+        root = tmp_path / pkg.__name__
+        first, second = mc(dirpath=str(root / "a")), mc(dirpath=str(root / "b"), mode="max")
+        trainer = _boring_trainer(pkg, root, callbacks=[first, second])
+        model = _boring(pkg)
+        trainer.fit(model)
+        messages, error = _warnings_and_error(lambda t=trainer, m=model: t.test(m, ckpt_path="best", verbose=False))
+        several = [m for m in messages if 'ckpt_path="best")` ' in m and "checkpoint callback" in m]
+        results.append((error, len(several), trainer.ckpt_path == first.best_model_path))
+    assert results[1] == results[0] == (None, 1, True)
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_resuming_without_a_callback_of_the_checkpoint_warns(lightning: ModuleType, tmp_path: Path) -> None:
+    results = []
+    for pkg in (lightning, shim):
+        root = tmp_path / pkg.__name__
+        callbacks_module = importlib.import_module(f"{pkg.__name__}.callbacks")
+
+        class Stateful(callbacks_module.Callback):  # type: ignore[misc, name-defined]
+            def state_dict(self) -> dict[str, Any]:
+                return {"calls": 1}
+
+        checkpoint = callbacks_module.ModelCheckpoint(dirpath=str(root), save_last=True)
+        trainer = _boring_trainer(pkg, root, callbacks=[checkpoint, Stateful()])
+        trainer.fit(_boring(pkg))
+        resumed = _boring_trainer(pkg, root, max_epochs=2)
+        messages, error = _warnings_and_error(
+            lambda t=resumed, m=_boring(pkg), p=checkpoint.last_model_path: t.fit(m, ckpt_path=p)  # noqa: B008
+        )
+        results.append((error, [m for m in messages if "Stateful" in m]))
+    assert results[1][0] is results[0][0] is None
+    assert len(results[0][1]) == 1
+    assert results[1][1] == [
+        "The checkpoint holds the state of callbacks this Trainer does not have:"
+        f" ['{test_resuming_without_a_callback_of_the_checkpoint_warns.__name__}.<locals>.Stateful']. Pass the"
+        " callbacks that wrote the checkpoint to `Trainer(callbacks=...)` to restore them too."
+    ]
+
+
+def test_save_checkpoint_needs_only_a_connected_model(tmp_path: Path) -> None:
+    from shim.demos.boring_classes import BoringModel
+
+    callback = ModelCheckpoint(dirpath=str(tmp_path), save_last=True)
+    callback.CHECKPOINT_NAME_LAST = "{foo}-last"
+    trainer = shim.Trainer(callbacks=callback, logger=False)
+    with pytest.raises(AttributeError, match="only possible after a model is attached"):
+        trainer.save_checkpoint(tmp_path / "x.ckpt")
+    trainer.strategy.connect(BoringModel())
+    callback._save_last_checkpoint(trainer, {"foo": torch.tensor(1)})
+    assert os.listdir(tmp_path) == ["foo=1-last.ckpt"]
+    saved = torch.load(tmp_path / "foo=1-last.ckpt", weights_only=True)
+    assert saved["callbacks"][callback.state_key]["last_model_path"] == str(tmp_path / "foo=1-last.ckpt")
+
+
+def test_loading_and_saving_are_logged(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    from shim.demos.boring_classes import BoringModel
+
+    caplog.set_level(logging.INFO)
+    trainer = _boring_trainer(shim, tmp_path)
+    trainer.fit(BoringModel())
+    path = str(tmp_path / "saved.ckpt")
+    caplog.clear()
+    trainer.save_checkpoint(path)
+    trainer.save_checkpoint(path, weights_only=False)
+    assert [r.message for r in caplog.records] == [
+        "`save_checkpoint` got no `weights_only`: the whole training state is saved (`weights_only=False`)."
+    ]
+    caplog.clear()
+    _boring_trainer(shim, tmp_path, max_epochs=2).fit(BoringModel(), ckpt_path=path)
+    trainer.validate(BoringModel(), ckpt_path=path, verbose=False)
+    messages = [r.message for r in caplog.records if "checkpoint" in r.message]
+    assert messages == [
+        f"Reading the checkpoint {path}",
+        f"Resuming from the checkpoint {path}: weights, optimizers, schedulers and loop counters restored",
+        f"Reading the checkpoint {path}",
+        f"Using the model weights of the checkpoint {path}",
+    ]
+
+
+def test_datamodule_load_from_checkpoint_takes_weights_only(tmp_path: Path) -> None:
+    from shim.demos.boring_classes import BoringDataModule, BoringModel
+
+    class Data(BoringDataModule):
+        def __init__(self, size: int = 3) -> None:
+            super().__init__()
+            self.save_hyperparameters()
+
+    trainer = _boring_trainer(shim, tmp_path)
+    trainer.fit(BoringModel(), datamodule=Data(size=5))
+    trainer.save_checkpoint(tmp_path / "dm.ckpt")
+    loaded = Data.load_from_checkpoint(tmp_path / "dm.ckpt", weights_only=False)
+    assert dict(loaded.hparams) == {"size": 5}
 
 
 @pytest.mark.filterwarnings("ignore")
@@ -358,3 +436,14 @@ def test_resuming_past_max_epochs_is_refused_as_in_lightning(
     assert (message is not None) is refused
     if refused:
         assert f"current_epoch=1, past Trainer(max_epochs={max_epochs})" in str(message)
+
+
+@pytest.mark.parametrize(
+    "make", [lambda mc: [mc(), mc()], lambda mc: [mc(monitor="a"), mc(monitor="a", save_top_k=3)]], ids=["1", "2"]
+)
+def test_two_checkpoint_callbacks_with_one_state_key_are_an_error(lightning: ModuleType, make: Any) -> None:
+    with pytest.raises(RuntimeError):
+        lightning.Trainer(callbacks=make(lightning.callbacks.ModelCheckpoint), logger=False)
+    with pytest.raises(RuntimeError, match="Two ModelCheckpoint callbacks save their state under the same key"):
+        shim.Trainer(callbacks=make(ModelCheckpoint), logger=False)
+    shim.Trainer(callbacks=[ModelCheckpoint(monitor="a"), ModelCheckpoint(monitor="a", mode="max")], logger=False)
