@@ -1,5 +1,6 @@
 """``PredictionLoop``: run ``predict_step`` over the predict data loaders and collect the outputs."""
 
+import contextlib
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -51,13 +52,10 @@ class IndexBatchSampler:
 def record_batch_indices(loader: Any) -> Any:
     """``loader`` rebuilt so that its batch sampler records the indices it yields (see ``IndexBatchSampler``).
 
-    As in Lightning, a prediction keeps the last, smaller batch: the batch sampler is rebuilt with
-    ``drop_last=False``. Loaders that are not DataLoaders over map-style datasets with a batch sampler stay as they
+    As in Lightning, a prediction keeps the last, smaller batch: a batch sampler built like torch's BatchSampler is
+    rebuilt as ``cls(sampler, batch_size=..., drop_last=False)``. One that cannot be rebuilt that way is used as it
+    is, with a warning. Loaders that are not DataLoaders over map-style datasets with a batch sampler stay as they
     are, and their batch indices stay unknown.
-
-    Raises:
-        TypeError: If a batch sampler with ``batch_size`` and ``drop_last`` cannot be rebuilt from
-            ``(sampler, batch_size=..., drop_last=...)``.
     """
     if not isinstance(loader, DataLoader) or isinstance(loader.dataset, IterableDataset):
         return loader
@@ -65,22 +63,20 @@ def record_batch_indices(loader: Any) -> Any:
     if batch_sampler is None or isinstance(batch_sampler, IndexBatchSampler):
         return loader
     cls = type(batch_sampler)
+    rebuilt = None
     if cls is BatchSampler or (hasattr(batch_sampler, "batch_size") and hasattr(batch_sampler, "drop_last")):
-        try:
-            batch_sampler = cls(loader.sampler, batch_size=batch_sampler.batch_size, drop_last=False)
-        except TypeError as error:
-            raise TypeError(
-                f"Predicting rebuilds the loader's batch sampler as `{cls.__qualname__}(sampler, batch_size=...,"
-                f" drop_last=False)` to record the indices of each batch, and that failed: {error}. Give"
-                f" `{cls.__qualname__}` the `__init__` arguments of torch's BatchSampler."
-            ) from error
-    else:
+        # Lightning rebuilds it from the arguments it saw when the loader hook made it, which shim does not record
+        with contextlib.suppress(TypeError):
+            rebuilt = cls(loader.sampler, batch_size=batch_sampler.batch_size, drop_last=False)
+    if rebuilt is None:
         rank_zero_warn(
-            f"The predict loader's batch sampler `{cls.__qualname__}` is not built like torch's BatchSampler, so it"
-            " is used as it is: if it drops samples (a `drop_last` of its own), their predictions are missing.",
+            f"The predict loader's batch sampler `{cls.__qualname__}` cannot be rebuilt as"
+            f" `{cls.__qualname__}(sampler, batch_size=..., drop_last=False)`, so it is used as it is: if it drops"
+            " samples, their predictions are missing.",
             category=PossibleUserWarning,
         )
-    return rebuild_loader(loader, None, batch_sampler=IndexBatchSampler(batch_sampler))
+        rebuilt = batch_sampler
+    return rebuild_loader(loader, None, batch_sampler=IndexBatchSampler(rebuilt))
 
 
 class PredictionLoop:
