@@ -13,7 +13,7 @@ from shim.trainer.data import DataSource, as_loader_list, read_in_order
 from shim.trainer.loader_setup import count_batches, prepare_loaders, set_sampler_epoch
 from shim.trainer.states import RunningStage
 from shim.utilities.exceptions import MisconfigurationException
-from shim.utilities.rank_zero import PossibleUserWarning, rank_zero_info, rank_zero_warn
+from shim.utilities.rank_zero import PossibleUserWarning, rank_zero_debug, rank_zero_info, rank_zero_warn
 from shim.utilities.seed import collect_rng_states, set_rng_states
 
 if TYPE_CHECKING:
@@ -89,7 +89,9 @@ class FitLoop:
         n = self.trainer.reload_dataloaders_every_n_epochs
         return bool(n) and self.trainer.current_epoch - self._last_reload_epoch >= n
 
+    @property
     def done(self) -> bool:
+        """Whether training ends now: no batches, ``max_steps`` or ``max_epochs`` reached, or a permitted stop."""
         if self.max_batches == 0:
             rank_zero_info("`Trainer.fit` stopped: No training batches.")
             return True
@@ -102,11 +104,14 @@ class FitLoop:
             self.epoch_progress.current.completed = self.epoch_progress.current.processed
             rank_zero_info(f"`Trainer.fit` stopped: `max_epochs={self.max_epochs!r}` reached.")
             return True
-        return self.trainer.should_stop and self.can_stop_early
+        if self.trainer.should_stop and self.can_stop_early:
+            rank_zero_debug("`Trainer.fit` stopped: `trainer.should_stop` was set.")
+            return True
+        return False
 
     @property
     def skip(self) -> bool:
-        return self.done() or self.trainer.limit_train_batches == 0
+        return self.done or self.trainer.limit_train_batches == 0
 
     def setup_data(self) -> None:
         """Request the training loader (again, when ``reload_dataloaders_every_n_epochs`` says so)."""
@@ -176,7 +181,7 @@ class FitLoop:
             # shim's checkpoint was written in on_train_epoch_end, before the plateau schedulers stepped; it
             # carries the metrics they monitor. (A Lightning checkpoint lacks them, and Lightning skips this step.)
             self.epoch_loop.update_lr_schedulers("epoch", update_plateau_schedulers=True)
-        while not self.done():
+        while not self.done:
             try:
                 assert self._fetcher is not None
                 if resume is not None and resume.mid_epoch:

@@ -11,7 +11,7 @@ from shim.trainer.data import transfer_batch
 from shim.trainer.metrics import ResultCollection
 from shim.trainer.states import RunningStage, TrainerFn
 from shim.utilities.exceptions import MisconfigurationException
-from shim.utilities.rank_zero import rank_zero_info, rank_zero_warn
+from shim.utilities.rank_zero import WarningCache, rank_zero_warn
 from shim.utilities.signature import is_param_in_hook_signature
 
 if TYPE_CHECKING:
@@ -41,6 +41,7 @@ class TrainingEpochLoop:
         self.manual_optimization = ManualOptimization(trainer)
         self.val_loop = EvaluationLoop(trainer, TrainerFn.FITTING, RunningStage.VALIDATING, verbose=False)
         self.results = ResultCollection(training=True)
+        self._warning_cache = WarningCache()  # the min_epochs/min_steps notice is given once per Trainer
         # the step used for logging: optimizer steps, but also counting batches that returned None
         self.batches_that_stepped = 0
         self._takes_batch_idx = True
@@ -90,7 +91,7 @@ class TrainingEpochLoop:
         if trainer.should_stop:
             can_stop = trainer.fit_loop.can_stop_early
             if not can_stop:
-                rank_zero_info(
+                self._warning_cache.info(
                     f"Trainer was signaled to stop but the required `min_epochs={trainer.fit_loop.min_epochs!r}` or"
                     f" `min_steps={self.min_steps!r}` has not been met. Training will continue..."
                 )

@@ -1,63 +1,56 @@
-"""FitLoop: resuming from a checkpoint saved inside an epoch warns as Lightning does."""
+"""``FitLoop.done`` and the stop conditions it reports, as Lightning's fit loop gives them."""
 
-import contextlib
-import importlib
-import warnings
-from pathlib import Path
-from types import ModuleType
+import logging
 from typing import Any
 
 import pytest
 
 import shim
-from shim.utilities.rank_zero import PossibleUserWarning
-
-
-class _Stop(Exception):
-    pass
-
-
-def _resume_warnings(pkg: ModuleType, root: Path, save_at_step: int, how: str, max_steps: int) -> list[Any]:
-    boring = importlib.import_module(f"{pkg.__name__}.demos.boring_classes").BoringModel
-
-    class Model(boring):  # type: ignore[misc, valid-type]
-        def training_step(self, batch: Any, batch_idx: int) -> Any:
-            if self.global_step == save_at_step and how == "exception":
-                raise _Stop
-            return super().training_step(batch, batch_idx)
-
-    kwargs: dict[str, Any] = {
-        "limit_train_batches": 4, "limit_val_batches": 0, "logger": False, "enable_progress_bar": False,
-        "enable_model_summary": False, "enable_checkpointing": False, "default_root_dir": str(root),
-    }  # fmt: skip
-    first = pkg.Trainer(max_steps=save_at_step if how == "max_steps" else -1, max_epochs=3, **kwargs)
-    with contextlib.suppress(_Stop):
-        first.fit(Model())
-    path = str(root / "saved.ckpt")
-    first.save_checkpoint(path)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        pkg.Trainer(max_epochs=3, max_steps=max_steps, **kwargs).fit(boring(), ckpt_path=path)
-    return [w for w in caught if "resuming from a checkpoint that ended" in str(w.message).lower()]
+from shim.callbacks import EarlyStopping
+from shim.demos.boring_classes import BoringModel
 
 
 @pytest.mark.parametrize(
-    ("save_at_step", "how", "max_steps", "warns"),
+    ("max_epochs", "max_steps", "done", "message"),
     [
-        (2, "exception", -1, True),
-        (6, "exception", -1, True),
-        (4, "exception", -1, False),  # the epoch's last step: the position is an epoch boundary
-        (2, "max_steps", -1, False),  # a finished run: its epoch counts as done
-        (2, "max_steps", 12, True),  # ... unless the new run counts steps
-        (8, "max_steps", 12, False),
+        (-1, -1, False, None),
+        (5, -1, False, None),
+        (-1, 10, False, None),
+        (0, -1, True, "`Trainer.fit` stopped: `max_epochs=0` reached."),
+        (-1, 0, True, "`Trainer.fit` stopped: `max_steps=0` reached."),
     ],
 )
-def test_resuming_inside_an_epoch_warns_as_lightning(
-    lightning: ModuleType, save_at_step: int, how: str, max_steps: int, warns: bool, tmp_path: Path
+def test_done_before_training(
+    caplog: pytest.LogCaptureFixture, max_epochs: int, max_steps: int, done: bool, message: str | None
 ) -> None:
-    expected = _resume_warnings(lightning, tmp_path / "pl", save_at_step, how, max_steps)
-    caught = _resume_warnings(shim, tmp_path / "shim", save_at_step, how, max_steps)
-    assert len(expected) == len(caught) == int(warns)
-    if warns:
-        assert caught[0].category is PossibleUserWarning
-        assert f"global step {save_at_step}, 4 steps per epoch" in str(caught[0].message)
+    trainer = shim.Trainer(max_epochs=max_epochs, max_steps=max_steps, logger=False)
+    with caplog.at_level(logging.INFO):
+        assert trainer.fit_loop.done is done  # a property, as in Lightning
+    assert [r.getMessage() for r in caplog.records] == ([message] if message else [])
+
+
+def test_the_min_epochs_notice_is_given_once(caplog: pytest.LogCaptureFixture, tmp_path: Any) -> None:
+    class Model(BoringModel):
+        def training_step(self, batch: Any, batch_idx: int) -> Any:
+            output = super().training_step(batch, batch_idx)
+            output["loss"] = output["loss"] * 0.0
+            self.log("loss", output["loss"])
+            return output
+
+    trainer = shim.Trainer(
+        default_root_dir=str(tmp_path),
+        min_epochs=4,
+        limit_val_batches=0,
+        limit_train_batches=2,
+        enable_progress_bar=False,
+        callbacks=[EarlyStopping(monitor="loss", patience=0, check_on_train_epoch_end=True)],
+    )
+    with caplog.at_level(logging.INFO):
+        trainer.fit(Model())
+    notices = [r for r in caplog.records if "has not been met" in r.getMessage()]
+    assert [r.getMessage() for r in notices] == [
+        "Trainer was signaled to stop but the required `min_epochs=4` or `min_steps=None` has not been met."
+        " Training will continue..."
+    ]
+    assert trainer.current_epoch == 4
+    assert trainer.global_step == 8

@@ -129,3 +129,40 @@ def test_loader_warnings_match_lightning(lightning: ModuleType, tmp_path: Any) -
     expected.remove(("fit-empty", "UserWarning", "zero-length"))
     assert ("validate", "PossibleUserWarning", "evaluation-shuffles") in expected
     assert _loader_warnings(shim, tmp_path / "shim") == expected
+
+
+def _sanity_batches(pkg: ModuleType, kwargs: dict[str, Any], tmp_path: Any) -> tuple[list[int], list[Any]]:
+    boring = importlib.import_module(f"{pkg.__name__}.demos.boring_classes")
+    seen: list[int] = []
+
+    class Model(boring.BoringModel):  # type: ignore[misc, name-defined]
+        def validation_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> Any:
+            if self.trainer.sanity_checking:
+                seen.append(dataloader_idx)
+            return super().validation_step(batch, batch_idx)
+
+        def val_dataloader(self) -> Any:
+            return [DataLoader(boring.RandomDataset(32, 64), batch_size=8), DataLoader(boring.RandomDataset(32, 64))]
+
+    trainer = pkg.Trainer(
+        max_steps=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        default_root_dir=str(tmp_path),
+        **kwargs,
+    )
+    trainer.fit(Model())
+    return seen, list(trainer.num_sanity_val_batches)
+
+
+@pytest.mark.filterwarnings("ignore")
+@pytest.mark.parametrize("limit_val_batches", [0.0, 1, 1.0, 0.5, 5, 0.3])
+@pytest.mark.parametrize("num_sanity_val_steps", [4, -1])
+def test_sanity_check_batches_match_lightning(
+    lightning: ModuleType, limit_val_batches: int | float, num_sanity_val_steps: int, tmp_path: Any
+) -> None:
+    kwargs = {"limit_val_batches": limit_val_batches, "num_sanity_val_steps": num_sanity_val_steps}
+    expected = _sanity_batches(lightning, kwargs, tmp_path / "pl")
+    assert _sanity_batches(shim, kwargs, tmp_path / "shim") == expected
