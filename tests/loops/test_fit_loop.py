@@ -1,6 +1,12 @@
-"""``FitLoop.done`` and the stop conditions it reports, as Lightning's fit loop gives them."""
+"""FitLoop: resuming from a checkpoint saved inside an epoch warns as Lightning does; ``done`` and the stop
+conditions it reports."""
 
+import contextlib
+import importlib
 import logging
+import warnings
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -8,6 +14,57 @@ import pytest
 import shim
 from shim.callbacks import EarlyStopping
 from shim.demos.boring_classes import BoringModel
+from shim.utilities.rank_zero import PossibleUserWarning
+
+
+class _Stop(Exception):
+    pass
+
+
+def _resume_warnings(pkg: ModuleType, root: Path, save_at_step: int, how: str, max_steps: int) -> list[Any]:
+    boring = importlib.import_module(f"{pkg.__name__}.demos.boring_classes").BoringModel
+
+    class Model(boring):  # type: ignore[misc, valid-type]
+        def training_step(self, batch: Any, batch_idx: int) -> Any:
+            if self.global_step == save_at_step and how == "exception":
+                raise _Stop
+            return super().training_step(batch, batch_idx)
+
+    kwargs: dict[str, Any] = {
+        "limit_train_batches": 4, "limit_val_batches": 0, "logger": False, "enable_progress_bar": False,
+        "enable_model_summary": False, "enable_checkpointing": False, "default_root_dir": str(root),
+    }  # fmt: skip
+    first = pkg.Trainer(max_steps=save_at_step if how == "max_steps" else -1, max_epochs=3, **kwargs)
+    with contextlib.suppress(_Stop):
+        first.fit(Model())
+    path = str(root / "saved.ckpt")
+    first.save_checkpoint(path)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        pkg.Trainer(max_epochs=3, max_steps=max_steps, **kwargs).fit(boring(), ckpt_path=path)
+    return [w for w in caught if "resuming from a checkpoint that ended" in str(w.message).lower()]
+
+
+@pytest.mark.parametrize(
+    ("save_at_step", "how", "max_steps", "warns"),
+    [
+        (2, "exception", -1, True),
+        (6, "exception", -1, True),
+        (4, "exception", -1, False),  # the epoch's last step: the position is an epoch boundary
+        (2, "max_steps", -1, False),  # a finished run: its epoch counts as done
+        (2, "max_steps", 12, True),  # ... unless the new run counts steps
+        (8, "max_steps", 12, False),
+    ],
+)
+def test_resuming_inside_an_epoch_warns_as_lightning(
+    lightning: ModuleType, save_at_step: int, how: str, max_steps: int, warns: bool, tmp_path: Path
+) -> None:
+    expected = _resume_warnings(lightning, tmp_path / "pl", save_at_step, how, max_steps)
+    caught = _resume_warnings(shim, tmp_path / "shim", save_at_step, how, max_steps)
+    assert len(expected) == len(caught) == int(warns)
+    if warns:
+        assert caught[0].category is PossibleUserWarning
+        assert f"global step {save_at_step}, 4 steps per epoch" in str(caught[0].message)
 
 
 @pytest.mark.parametrize(
