@@ -2,8 +2,10 @@
 
 ``install()`` puts a finder at the front of ``sys.meta_path`` that answers ``import pytorch_lightning``,
 ``import lightning.pytorch`` and ``import lightning`` (the ``Trainer``/``LightningModule`` part of the umbrella
-package) with stand-in modules that forward to shim. Every ``pytorch_lightning.X`` path maps to ``shim.X``. A name
-or module that Lightning 2.6.6 has and shim lacks raises an error saying "shim does not implement ... yet".
+package) with stand-in modules that forward to shim. Every ``pytorch_lightning.X`` path maps to ``shim.X``, and every
+``lightning_fabric.X`` / ``lightning.fabric.X`` path to ``shim.fabric.X`` (the Fabric helpers Trainer scripts
+import). A name or module that Lightning 2.6.6 has and shim lacks raises an error saying "shim does not implement
+... yet"; so does ``Fabric`` itself.
 
 Under the redirect, ``pytorch_lightning.__version__`` (and ``lightning.pytorch``'s, and ``lightning``'s) is the
 Lightning release whose API shim mirrors, so that a script's version checks take their current-Lightning branch;
@@ -27,31 +29,43 @@ __all__ = ["ENV_VAR", "install", "is_installed", "script_command", "uninstall"]
 
 ENV_VAR = "SHIM_COMPAT"
 
-# Lightning's import spellings and the shim package each one stands for; the longer prefix is matched first.
-_ALIASES = {"lightning.pytorch": "shim", "pytorch_lightning": "shim"}
+# Lightning's import spellings and the shim package each one stands for.
+_ALIASES = {
+    "lightning.pytorch": "shim",
+    "pytorch_lightning": "shim",
+    "lightning.fabric": "shim.fabric",
+    "lightning_fabric": "shim.fabric",
+}
+_FABRIC = "shim.fabric"
+_STANDALONE_ROOTS = ("pytorch_lightning", "lightning_fabric")
 _UMBRELLA = "lightning"
-# What the umbrella ``lightning`` package exports at top level, and the sibling packages shim does not provide.
+# What the umbrella ``lightning`` package exports at top level.
 _UMBRELLA_NAMES = frozenset(
     {"Callback", "Fabric", "LightningDataModule", "LightningModule", "Trainer", "seed_everything"}
 )
-_UMBRELLA_PACKAGES = frozenset({"fabric"})
 
 
 def _not_implemented(path: str) -> str:
     return f"shim does not implement {path} yet"
 
 
-def _lightning_module(relative: str) -> str:
-    return "pytorch_lightning" + (f".{relative}" if relative else "")
+def _public_module(target: str, relative: str, alias: str) -> str:
+    """How the user's Lightning path reads in a message: ``pytorch_lightning.X``, or Fabric's as the user spelled it."""
+    root = alias if target == _FABRIC else "pytorch_lightning"
+    return root + (f".{relative}" if relative else "")
 
 
-def _is_lightning_module(relative: str) -> bool:
+def _is_lightning_module(target: str, relative: str) -> bool:
+    if target == _FABRIC:  # only Fabric's helpers are here: any other public Fabric module is one shim lacks
+        return not any(part.startswith("_") for part in relative.split("."))
     from shim._lightning_names import MODULES
 
     return relative in MODULES
 
 
-def _is_lightning_name(relative: str, name: str) -> bool:
+def _is_lightning_name(target: str, relative: str, name: str) -> bool:
+    if target == _FABRIC:
+        return not name.startswith("_")
     from shim._lightning_names import NAMES
 
     return name in NAMES.get(relative, frozenset())
@@ -60,14 +74,16 @@ def _is_lightning_name(relative: str, name: str) -> bool:
 class _AliasModule(ModuleType):
     """A module registered under a Lightning path that forwards every attribute to its shim counterpart."""
 
-    def __init__(self, name: str, target: ModuleType, relative: str) -> None:
+    def __init__(self, name: str, target: ModuleType, relative: str, root: str, alias: str) -> None:
         super().__init__(name, target.__doc__)
         self.__dict__["_shim_target"] = target
         self.__dict__["_shim_relative"] = relative
+        self.__dict__["_shim_root"] = root
+        self.__dict__["_shim_alias"] = alias
 
     def __getattr__(self, name: str) -> Any:
         target: ModuleType = self.__dict__["_shim_target"]
-        if name == "__version__" and not self.__dict__["_shim_relative"]:
+        if name == "__version__" and not self.__dict__["_shim_relative"] and self.__dict__["_shim_root"] == "shim":
             # a script's "Lightning >= X" check asks about the API it runs on: the Lightning release shim mirrors
             from shim._lightning_names import LIGHTNING_VERSION
 
@@ -76,8 +92,10 @@ class _AliasModule(ModuleType):
             value = getattr(target, name)
         except AttributeError:
             relative: str = self.__dict__["_shim_relative"]
-            if _is_lightning_name(relative, name):
-                raise AttributeError(_not_implemented(f"{_lightning_module(relative)}.{name}")) from None
+            root: str = self.__dict__["_shim_root"]
+            if _is_lightning_name(root, relative, name):
+                public = _public_module(root, relative, self.__dict__["_shim_alias"])
+                raise AttributeError(_not_implemented(f"{public}.{name}")) from None
             raise AttributeError(f"module {self.__name__!r} has no attribute {name!r}") from None
         if isinstance(value, ModuleType) and value.__name__ == f"{target.__name__}.{name}":
             # A shim subpackage: hand out its stand-in, so the user never sees a mix of the two names.
@@ -99,8 +117,8 @@ class _UmbrellaModule(ModuleType):
         self.__dict__["__all__"] = sorted(name for name in _UMBRELLA_NAMES if name != "Fabric")
 
     def __getattr__(self, name: str) -> Any:
-        if name == "pytorch":
-            return importlib.import_module(f"{_UMBRELLA}.pytorch")
+        if name in ("pytorch", "fabric"):
+            return importlib.import_module(f"{_UMBRELLA}.{name}")
         if name == "__version__":
             from shim._lightning_names import LIGHTNING_VERSION
 
@@ -130,7 +148,7 @@ class _LightningFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
                 return self._alias_spec(fullname, alias)
         if fullname.startswith(f"{_UMBRELLA}."):
             child = fullname.split(".")[1]
-            if child in _UMBRELLA_PACKAGES or child in _UMBRELLA_NAMES:
+            if child in _UMBRELLA_NAMES:
                 raise ImportError(_not_implemented(f"{_UMBRELLA}.{child}"), name=fullname)
         return None
 
@@ -144,20 +162,21 @@ class _LightningFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         if found is not None:
             # Every stand-in gets a __path__ so that `from X import Name` on a missing Name comes back here.
             spec = importlib.machinery.ModuleSpec(fullname, self, is_package=True)
-            spec.loader_state = (shim_name, relative)
+            spec.loader_state = (shim_name, relative, _ALIASES[alias], alias)
             return spec
-        if _is_lightning_module(relative):
-            raise ImportError(_not_implemented(_lightning_module(relative)), name=fullname)
+        root = _ALIASES[alias]
+        if _is_lightning_module(root, relative):
+            raise ImportError(_not_implemented(_public_module(root, relative, alias)), name=fullname)
         parent, _, name = relative.rpartition(".")
-        if _is_lightning_name(parent, name):
-            raise ImportError(_not_implemented(f"{_lightning_module(parent)}.{name}"), name=fullname)
+        if _is_lightning_name(root, parent, name):
+            raise ImportError(_not_implemented(f"{_public_module(root, parent, alias)}.{name}"), name=fullname)
         return None
 
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType:
         if spec.loader_state is None:
             return _UmbrellaModule(spec.name)
-        shim_name, relative = spec.loader_state
-        return _AliasModule(spec.name, importlib.import_module(shim_name), relative)
+        shim_name, relative, root, alias = spec.loader_state
+        return _AliasModule(spec.name, importlib.import_module(shim_name), relative, root, alias)
 
     def exec_module(self, module: ModuleType) -> None:
         """Nothing to run: the stand-in forwards to a shim module that is already imported."""
@@ -169,7 +188,7 @@ _shadowed: dict[str, ModuleType] = {}
 
 
 def _is_redirected_name(name: str) -> bool:
-    return name == _UMBRELLA or name.startswith(f"{_UMBRELLA}.") or name.split(".")[0] == "pytorch_lightning"
+    return name == _UMBRELLA or name.startswith(f"{_UMBRELLA}.") or name.split(".")[0] in _STANDALONE_ROOTS
 
 
 def is_installed() -> bool:
@@ -178,7 +197,7 @@ def is_installed() -> bool:
 
 
 def install() -> None:
-    """Resolve ``pytorch_lightning``, ``lightning.pytorch`` and ``lightning`` imports to shim from now on.
+    """Resolve ``pytorch_lightning``, ``lightning_fabric`` and ``lightning`` imports to shim from now on.
 
     Calling it again does nothing. Lightning modules imported earlier are set aside (and restored by
     :func:`uninstall`), so the next ``import pytorch_lightning`` gives shim even in a process that loaded Lightning.

@@ -12,7 +12,6 @@ _NOT_API = "helper Lightning uses internally; scripts do not import it"
 GAPS: dict[str, str] = {
     # accelerators
     "pytorch_lightning.accelerators.MPSAccelerator": _NOT_YET,
-    "pytorch_lightning.accelerators.XLAAccelerator": _NOT_IN_SCOPE,
     "pytorch_lightning.accelerators.find_usable_cuda_devices": _NOT_YET,
     # callbacks
     "pytorch_lightning.callbacks.DeviceStatsMonitor": _NOT_YET,
@@ -25,12 +24,6 @@ GAPS: dict[str, str] = {
     "pytorch_lightning.callbacks.WeightAveraging": _NOT_YET,
     "pytorch_lightning.callbacks.progress.RichProgressBar": "needs rich, which shim does not depend on",
     # core
-    "pytorch_lightning.core.module.MODULE_OPTIMIZERS": _NOT_API,
-    "pytorch_lightning.core.saving.CHECKPOINT_PAST_HPARAMS_KEYS": _NOT_API,
-    "pytorch_lightning.core.saving.convert": _NOT_API,
-    "pytorch_lightning.core.saving.load_hparams_from_tags_csv": _NOT_YET,
-    "pytorch_lightning.core.saving.save_hparams_to_tags_csv": _NOT_YET,
-    "pytorch_lightning.core.saving.update_hparams": _NOT_YET,
     # demos
     "pytorch_lightning.demos.boring_classes.DemoModel": _NOT_YET,
     "pytorch_lightning.demos.boring_classes.IterableBoringDataModule": _NOT_YET,
@@ -66,12 +59,9 @@ GAPS: dict[str, str] = {
     "pytorch_lightning.trainer.seed_everything": _NOT_YET,
     # utilities
     "pytorch_lightning.utilities.CombinedLoader": _NOT_YET,
-    "pytorch_lightning.utilities.GradClipAlgorithmType": _NOT_YET,
-    "pytorch_lightning.utilities.LightningEnum": _NOT_YET,
     "pytorch_lightning.utilities.disable_possible_user_warnings": _NOT_YET,
     "pytorch_lightning.utilities.find_shared_parameters": _NOT_YET,
     "pytorch_lightning.utilities.grad_norm": _NOT_YET,
-    "pytorch_lightning.utilities.is_picklable": _NOT_YET,
     "pytorch_lightning.utilities.is_shared_filesystem": _NOT_YET,
     "pytorch_lightning.utilities.measure_flops": _NOT_YET,
     "pytorch_lightning.utilities.set_shared_parameters": _NOT_YET,

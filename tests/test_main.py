@@ -126,7 +126,7 @@ def test_missing_lightning_names_say_not_implemented(tmp_path: Path) -> None:
             "pl.callbacks.RichProgressBar",
             "import pytorch_lightning.profilers",
             "from lightning import Fabric",
-            "import lightning.fabric",
+            "from lightning.fabric import Fabric",
         ]
         for attempt in attempts:
             try:
@@ -146,7 +146,7 @@ def test_missing_lightning_names_say_not_implemented(tmp_path: Path) -> None:
         "AttributeError shim does not implement pytorch_lightning.callbacks.RichProgressBar yet",
         "ImportError shim does not implement pytorch_lightning.profilers yet",
         "ImportError shim does not implement lightning.Fabric yet",
-        "ImportError shim does not implement lightning.fabric yet",
+        "ImportError shim does not implement lightning.fabric.Fabric yet",
         "module 'pytorch_lightning' has no attribute 'no_such_name'",
     ]
 

@@ -3,5 +3,6 @@
 from shim.accelerators.accelerator import Accelerator
 from shim.accelerators.cpu import CPUAccelerator
 from shim.accelerators.cuda import CUDAAccelerator
+from shim.accelerators.xla import XLAAccelerator
 
-__all__ = ["Accelerator", "CPUAccelerator", "CUDAAccelerator"]
+__all__ = ["Accelerator", "CPUAccelerator", "CUDAAccelerator", "XLAAccelerator"]

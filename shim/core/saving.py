@@ -1,55 +1,170 @@
-"""Building a module or datamodule from a checkpoint: hyper-parameters in, overrides on top, weights loaded."""
+"""Building a module or datamodule from a checkpoint: hyper-parameters in, overrides on top, weights loaded.
 
+Also the hyper-parameter files: ``hparams.yaml`` as the loggers write it, and the ``meta_tags.csv`` of old runs.
+"""
+
+import ast
+import csv
 import inspect
 import os
+from argparse import Namespace
+from collections.abc import Callable
 from typing import IO, Any, TypeVar
 
 import torch
 
 from shim.trainer.checkpoint_files import load_checkpoint_file
 from shim.trainer.checkpointing import check_state_dict
+from shim.utilities.parsing import AttributeDict, parse_class_init_keys
 from shim.utilities.rank_zero import rank_zero_warn
 
-__all__ = ["load_from_checkpoint", "load_hparams_from_yaml", "save_hparams_to_yaml"]
+__all__ = [
+    "CHECKPOINT_PAST_HPARAMS_KEYS",
+    "convert",
+    "load_from_checkpoint",
+    "load_hparams_from_tags_csv",
+    "load_hparams_from_yaml",
+    "save_hparams_to_tags_csv",
+    "save_hparams_to_yaml",
+    "update_hparams",
+]
 
 T = TypeVar("T")
 
+# where checkpoints of very old Lightning versions kept a module's hyper-parameters, oldest first
+CHECKPOINT_PAST_HPARAMS_KEYS = ("hparams", "module_arguments")
 
-def load_hparams_from_yaml(config_yaml: str | os.PathLike, use_omegaconf: bool = True) -> dict[str, Any]:
-    """Read hyper-parameters from a YAML file; a missing file gives ``{}`` with a warning."""
+
+def update_hparams(hparams: dict[str, Any], updates: dict[str, Any]) -> None:
+    """Write ``updates`` into ``hparams`` in place, merging nested dicts key by key instead of replacing them."""
+    for key, value in updates.items():
+        if key in hparams and isinstance(value, dict):
+            update_hparams(hparams[key], value)
+        else:
+            hparams[key] = value
+
+
+def convert(val: str) -> Any:
+    """A CSV cell back as the Python literal it spells (``"32"`` -> ``32``); other text stays a string."""
+    try:
+        return ast.literal_eval(val)
+    except (ValueError, SyntaxError):
+        return val
+
+
+def load_hparams_from_tags_csv(tags_csv: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read hyper-parameters from a ``key,value`` CSV file (``meta_tags.csv``); a missing file gives ``{}``."""
+    path = os.fspath(tags_csv)
+    if not os.path.isfile(path):
+        rank_zero_warn(f"Missing hyper-parameter file {path}: no hyper-parameters were read.", category=RuntimeWarning)
+        return {}
+    with open(path, newline="") as file:
+        rows = list(csv.reader(file, delimiter=","))
+    return {row[0]: convert(row[1]) for row in rows[1:]}
+
+
+def save_hparams_to_tags_csv(tags_csv: str | os.PathLike[str], hparams: dict[str, Any] | Namespace) -> None:
+    """Write hyper-parameters as a ``key,value`` CSV file with a header row.
+
+    Raises:
+        RuntimeError: If the folder of ``tags_csv`` does not exist.
+    """
+    path = os.fspath(tags_csv)
+    folder = os.path.dirname(path)
+    if not os.path.isdir(folder or "."):
+        raise RuntimeError(f"Cannot write {path}: the folder {folder} does not exist.")
+    if isinstance(hparams, Namespace):
+        hparams = vars(hparams)
+    with open(path, "w", newline="") as file:
+        writer = csv.DictWriter(file, fieldnames=["key", "value"])
+        writer.writerow({"key": "key", "value": "value"})
+        for key, value in hparams.items():
+            writer.writerow({"key": key, "value": value})
+
+
+def load_hparams_from_yaml(config_yaml: str | os.PathLike[str], use_omegaconf: bool = True) -> Any:
+    """Read hyper-parameters from a YAML file; a missing file gives ``{}`` with a warning.
+
+    Args:
+        config_yaml: The file.
+        use_omegaconf: Return an OmegaConf ``DictConfig`` when omegaconf is installed and can hold the values.
+    """
     import yaml
 
     path = os.fspath(config_yaml)
     if not os.path.isfile(path):
-        rank_zero_warn(f"Missing hyper-parameter file {path}: no hyper-parameters were read from it.")
+        rank_zero_warn(f"Missing hyper-parameter file {path}: no hyper-parameters were read.", category=RuntimeWarning)
         return {}
     with open(path) as f:
-        loaded = yaml.full_load(f)
-    return dict(loaded or {})
+        loaded = dict(yaml.full_load(f) or {})
+    if use_omegaconf:
+        from shim.utilities.imports import _OMEGACONF_AVAILABLE
+
+        if _OMEGACONF_AVAILABLE:
+            from omegaconf import OmegaConf
+            from omegaconf.errors import UnsupportedValueType, ValidationError
+
+            try:
+                return OmegaConf.create(loaded)
+            except (UnsupportedValueType, ValidationError):
+                pass
+    return loaded
 
 
-def save_hparams_to_yaml(config_yaml: str | os.PathLike, hparams: Any, use_omegaconf: bool = True) -> None:
-    """Write hyper-parameters to a YAML file, as the loggers write ``hparams.yaml``."""
+def save_hparams_to_yaml(
+    config_yaml: str | os.PathLike[str], hparams: dict[str, Any] | Namespace | Any, use_omegaconf: bool = True
+) -> None:
+    """Write hyper-parameters to a YAML file, as the loggers write ``hparams.yaml``.
+
+    Args:
+        config_yaml: The file to write; its folder must exist.
+        hparams: A dict, ``AttributeDict``, ``argparse.Namespace`` or OmegaConf config.
+        use_omegaconf: Write through OmegaConf (interpolations resolved) when it is installed and can hold the values.
+
+    Raises:
+        RuntimeError: If the folder of ``config_yaml`` does not exist.
+        TypeError: If ``hparams`` is none of the types above.
+    """
     from shim.loggers.hparams import save_hparams_to_yaml as save
 
-    save(config_yaml, hparams)
+    save(config_yaml, hparams, use_omegaconf=use_omegaconf)
 
 
-def _init_parameters(cls: type) -> tuple[list[str], bool]:
-    """The named parameters of ``cls.__init__`` (without self, *args, **kwargs) and whether it takes ``**kwargs``."""
-    params = list(inspect.signature(cls).parameters.values())
-    names = [p.name for p in params if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
-    takes_kwargs = any(p.kind == p.VAR_KEYWORD for p in params)
-    return names, takes_kwargs
+def _convert_loaded_hparams(hparams: dict[str, Any], hparams_type: Callable[..., Any] | str | None) -> Any:
+    """Saved hyper-parameters back in the container type the checkpoint names (a string names a namespace)."""
+    if not hparams_type:
+        return hparams
+    if isinstance(hparams_type, str):
+        return AttributeDict(hparams)
+    return hparams_type(hparams)
 
 
 def _instantiate(cls: type[T], checkpoint: dict[str, Any], overrides: dict[str, Any]) -> T:
-    saved = {**(checkpoint.get(cls.CHECKPOINT_HYPER_PARAMS_KEY) or {}), **overrides}  # type: ignore[attr-defined]
-    names, takes_kwargs = _init_parameters(cls)
+    """Call ``cls`` with the checkpoint's saved hyper-parameters, ``overrides`` on top.
+
+    The overrides are also written into the checkpoint's hyper-parameters, so ``on_load_checkpoint`` sees them.
+    """
+    from shim.core.module import LightningModule
+
+    key: str = cls.CHECKPOINT_HYPER_PARAMS_KEY  # type: ignore[attr-defined]
+    if checkpoint.get(key) is None:
+        checkpoint[key] = {}
+    checkpoint[key].update(overrides)
+    saved: Any = {}
+    if issubclass(cls, LightningModule):
+        for past_key in CHECKPOINT_PAST_HPARAMS_KEYS:
+            saved.update(checkpoint.get(past_key) or {})
+    saved.update(checkpoint[key])
+    saved = _convert_loaded_hparams(saved, checkpoint.get(cls.CHECKPOINT_HYPER_PARAMS_TYPE))  # type: ignore[attr-defined]
+
+    self_name, args_name, kwargs_name = parse_class_init_keys(cls)
+    dropped = (self_name, args_name, kwargs_name)
+    names = [n for n in inspect.signature(cls.__init__).parameters if n not in dropped]
     hparams_name = checkpoint.get(cls.CHECKPOINT_HYPER_PARAMS_NAME)  # type: ignore[attr-defined]
     # saved with save_hyperparameters(some_dict): the dict goes back in under its argument's name
-    kwargs = {hparams_name: saved, **overrides} if hparams_name and hparams_name in names else saved
-    if not takes_kwargs:
+    kwargs = {hparams_name: saved} if hparams_name and hparams_name in names else dict(saved)
+    kwargs.update(overrides)
+    if not inspect.getfullargspec(cls.__init__).varkw:
         kwargs = {k: v for k, v in kwargs.items() if k in names}
     return cls(**kwargs)
 
@@ -82,9 +197,13 @@ def load_from_checkpoint(
     checkpoint = load_checkpoint_file(checkpoint_path, map_location=map_location, weights_only=weights_only)
     if hparams_file is not None:
         extension = os.fspath(hparams_file).rsplit(".", 1)[-1].lower()
-        if extension not in ("yml", "yaml"):
-            raise ValueError(f"hparams_file={os.fspath(hparams_file)!r}: a .yml or .yaml file is required")
-        checkpoint[cls.CHECKPOINT_HYPER_PARAMS_KEY] = load_hparams_from_yaml(hparams_file)  # type: ignore[attr-defined]
+        if extension == "csv":
+            hparams: Any = load_hparams_from_tags_csv(hparams_file)
+        elif extension in ("yml", "yaml"):
+            hparams = load_hparams_from_yaml(hparams_file)
+        else:
+            raise ValueError(f"hparams_file={os.fspath(hparams_file)!r}: a .csv, .yml or .yaml file is required")
+        checkpoint[cls.CHECKPOINT_HYPER_PARAMS_KEY] = hparams  # type: ignore[attr-defined]
     obj = _instantiate(cls, checkpoint, kwargs)
     if isinstance(obj, LightningDataModule):
         key = type(obj).__qualname__

@@ -1,5 +1,6 @@
 """Hyper-parameters as the loggers store them: the ``hparams.yaml`` file, and the flat form TensorBoard takes."""
 
+import copy
 import os
 import sys
 import warnings
@@ -16,19 +17,24 @@ from shim.utilities.parsing import AttributeDict
 __all__ = ["save_hparams_to_yaml"]
 
 
-def save_hparams_to_yaml(config_yaml: str | os.PathLike[str], hparams: dict[str, Any] | Namespace) -> None:
+def save_hparams_to_yaml(
+    config_yaml: str | os.PathLike[str], hparams: dict[str, Any] | Namespace | Any, use_omegaconf: bool = True
+) -> None:
     """Write hyper-parameters to a YAML file, the way Lightning writes ``hparams.yaml``.
 
-    Keys come out sorted. Enum values are written by their name. A value YAML cannot represent is left out with a
-    warning, and its entry in ``hparams`` is replaced by the name of its type (so a later save writes that name).
+    When omegaconf is installed (and ``use_omegaconf``), OmegaConf writes the file, with interpolations resolved and
+    keys in their order; if it cannot hold a value, or without omegaconf, keys come out sorted, Enum values are
+    written by their name, and a value YAML cannot represent is left out with a warning, its entry in ``hparams``
+    replaced by the name of its type (so a later save writes that name).
 
     Args:
         config_yaml: The file to write; its folder must exist.
-        hparams: A dict, ``AttributeDict`` or ``argparse.Namespace``.
+        hparams: A dict, ``AttributeDict``, ``argparse.Namespace`` or OmegaConf config.
+        use_omegaconf: Whether to write through OmegaConf when it is installed.
 
     Raises:
         RuntimeError: The folder of ``config_yaml`` does not exist.
-        TypeError: ``hparams`` is not a dict or a namespace.
+        TypeError: ``hparams`` is not a dict or a namespace (an OmegaConf config OmegaConf cannot write included).
     """
     import yaml
 
@@ -40,6 +46,8 @@ def save_hparams_to_yaml(config_yaml: str | os.PathLike[str], hparams: dict[str,
         hparams = vars(hparams)
     elif isinstance(hparams, AttributeDict):
         hparams = dict(hparams)
+    if use_omegaconf and _save_with_omegaconf(path, hparams):
+        return
     if not isinstance(hparams, dict):
         raise TypeError(f"hparams must be a dict or an argparse.Namespace, got {type(hparams).__name__}")
 
@@ -56,6 +64,27 @@ def save_hparams_to_yaml(config_yaml: str | os.PathLike[str], hparams: dict[str,
             writable[key] = value
     with open(path, "w", newline="", encoding="utf-8") as file:
         yaml.dump(writable, file)
+
+
+def _save_with_omegaconf(path: str, hparams: Any) -> bool:
+    """Write ``hparams`` with OmegaConf, nested configs resolved; False when omegaconf is missing or refuses a value."""
+    from shim.utilities.imports import _OMEGACONF_AVAILABLE
+
+    if not _OMEGACONF_AVAILABLE:
+        return False
+    from omegaconf import DictConfig, OmegaConf
+    from omegaconf.errors import UnsupportedValueType, ValidationError
+
+    from shim.utilities.apply_func import apply_to_collection
+
+    # a copy: resolving interpolations must not change the caller's configs
+    hparams = apply_to_collection(copy.deepcopy(hparams), DictConfig, OmegaConf.to_container, resolve=True)
+    with open(path, "w", encoding="utf-8") as file:
+        try:
+            OmegaConf.save(hparams, file)
+        except (UnsupportedValueType, ValidationError):
+            return False
+    return True
 
 
 def _convert_params(params: dict[str, Any] | Namespace | None) -> dict[str, Any]:

@@ -1,12 +1,14 @@
 """``Strategy``: where the model lives and how steps, backward and optimizer steps run on it."""
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Generator, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor, nn
 from torch.optim import Optimizer
+from torch.overrides import TorchFunctionMode
 
 from shim.accelerators.accelerator import Accelerator
 from shim.core.optimizer import LightningOptimizer, LRSchedulerConfig, init_optimizers_and_schedulers
@@ -17,6 +19,22 @@ if TYPE_CHECKING:
     from shim.trainer.trainer import Trainer
 
 __all__ = ["Strategy"]
+
+
+class _SkipWeightInit(TorchFunctionMode):
+    """While active (and ``enabled``), every ``torch.nn.init`` function returns its tensor untouched."""
+
+    def __init__(self, enabled: bool = True) -> None:
+        super().__init__()
+        self.enabled = enabled
+
+    def __torch_function__(
+        self, func: Callable[..., Any], types: Sequence[type], args: Sequence[Any] = (), kwargs: dict | None = None
+    ) -> Any:
+        kwargs = kwargs or {}
+        if self.enabled and getattr(func, "__module__", None) == "torch.nn.init":
+            return kwargs["tensor"] if "tensor" in kwargs else args[0]
+        return func(*args, **kwargs)
 
 
 class Strategy:
@@ -53,6 +71,21 @@ class Strategy:
     def setup_environment(self) -> None:
         if self.accelerator is not None:
             self.accelerator.setup_device(self.root_device)
+
+    @contextmanager
+    def tensor_init_context(self, empty_init: bool | None = None) -> Generator[None, None, None]:
+        """Create tensors on this strategy's device and in its precision's dtype (``Trainer.init_module`` uses it).
+
+        Args:
+            empty_init: Skip ``torch.nn.init`` calls, leaving new weights uninitialized (for weights loaded next).
+        """
+        with _SkipWeightInit(enabled=bool(empty_init)), self.root_device, self.precision_plugin.tensor_init_context():
+            yield
+
+    @contextmanager
+    def model_sharded_context(self) -> Generator[None, None, None]:
+        """Where a sharding strategy builds the model's layers; nothing happens here for unsharded strategies."""
+        yield
 
     def model_to_device(self) -> None:
         assert self._lightning_module is not None

@@ -18,6 +18,7 @@ from shim.trainer.configuration import verify_loop_configuration
 from shim.trainer.data import decide_batch_transfer
 from shim.trainer.states import RunningStage, TrainerFn, TrainerStatus
 from shim.tuner.search import _TunerExitException
+from shim.utilities.parsing import clean_namespace
 from shim.utilities.rank_zero import PossibleUserWarning, rank_zero_info, rank_zero_warn
 from shim.utilities.seed import isolate_rng
 
@@ -86,6 +87,8 @@ def run(
                 category=PossibleUserWarning,
             )
         trainer.fit_loop.max_epochs = max_epochs
+    # as Lightning: an unpicklable hyper-parameter is dropped (with a warning) before checkpoints could need it
+    clean_namespace(model.hparams)
     model.trainer = trainer
     trainer.strategy.connect(model)
     trainer.callbacks = add_model_callbacks(trainer.callbacks, trainer._hooks.module("configure_callbacks"))

@@ -1,6 +1,8 @@
 """``Trainer``: checks its arguments, forwards fit/validate/test/predict to the loops, and exposes their state."""
 
 import os
+from collections.abc import Generator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -26,8 +28,8 @@ from shim.trainer.states import RunningStage, TrainerFn, TrainerState, TrainerSt
 from shim.utilities.apply_func import convert_tensors_to_scalars
 from shim.utilities.argparse import ArgparseConstructors, defaults_from_env_vars
 from shim.utilities.exceptions import MisconfigurationException
-from shim.utilities.model_helpers import own_methods
-from shim.utilities.rank_zero import rank_zero_deprecation
+from shim.utilities.model_helpers import is_overridden, own_methods
+from shim.utilities.rank_zero import PossibleUserWarning, rank_zero_deprecation, rank_zero_warn
 
 __all__ = ["Trainer"]
 
@@ -393,10 +395,28 @@ class Trainer(TrainerProperties, ArgparseConstructors):
         self.strategy.save_checkpoint(checkpoint, filepath, storage_options=storage_options)
         self.strategy.barrier("Trainer.save_checkpoint")
 
+    @contextmanager
+    def init_module(self, empty_init: bool | None = None) -> Generator[None, None, None]:
+        """Build the model under this context: its tensors are created on the Trainer's device and in its precision.
+
+        Args:
+            empty_init: Skip the initialization of the weights (leave the memory uninitialized), for a model whose
+                weights are loaded from a checkpoint next; None lets the strategy decide.
+        """
+        if is_overridden("model_sharded_context", self.strategy, parent=Strategy):
+            rank_zero_warn(
+                f"`trainer.init_module()` cannot build the model sharded for `{type(self.strategy).__name__}`: build"
+                " its layers in `LightningModule.configure_model` instead.",
+                category=PossibleUserWarning,
+            )
+        with self.strategy.tensor_init_context(empty_init=empty_init):
+            yield
+
     def _model_for(self, fn_name: str, model: LightningModule | None) -> LightningModule:
         if model is None:
             if self._model is None:
-                raise MisconfigurationException(
+                # a TypeError as in Lightning: the call lacks its model argument
+                raise TypeError(
                     f"`trainer.{fn_name}()` needs a model: pass one, or call it after `trainer.fit(model)`."
                 )
             return self._model

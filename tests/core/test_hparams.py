@@ -73,7 +73,7 @@ def test_unknown_name() -> None:
             super().__init__()
             self.save_hyperparameters("b")
 
-    with pytest.raises(ValueError, match=r"\['b'\]"):
+    with pytest.raises(KeyError, match=r"\[.b.\]"):
         Bad(1)
 
 

@@ -7,18 +7,42 @@ from collections.abc import MutableMapping, Sequence
 from types import FrameType
 from typing import Any
 
-import torch
-
-from shim.utilities.parsing import AttributeDict, collect_init_args
-from shim.utilities.rank_zero import rank_zero_warn
+from shim.utilities.parsing import AttributeDict, save_hyperparameters
 
 __all__ = ["HyperparametersMixin"]
+
+_PRIMITIVE_TYPES = (bool, int, float, str)
+
+
+def _as_hparams(hp: Any) -> MutableMapping[str, Any]:
+    """A dict or namespace as an ``AttributeDict``; another mutable mapping (an OmegaConf config) as it is.
+
+    Raises:
+        ValueError: For a primitive or any other type.
+    """
+    if isinstance(hp, Namespace):
+        hp = vars(hp)
+    if isinstance(hp, dict):
+        return AttributeDict(hp)
+    if isinstance(hp, MutableMapping):
+        return hp
+    if isinstance(hp, _PRIMITIVE_TYPES):
+        raise ValueError(
+            f"save_hyperparameters({hp!r}): a {type(hp).__name__} cannot be saved on its own; pass the argument's"
+            " name as a string, or a dict, argparse.Namespace or other mutable mapping."
+        )
+    raise ValueError(
+        f"save_hyperparameters got a {type(hp).__qualname__}; the object to save must be a dict, an"
+        " argparse.Namespace or another mutable mapping."
+    )
 
 
 class HyperparametersMixin:
     """Gives a class ``save_hyperparameters()``, ``hparams`` and ``hparams_initial``."""
 
     __jit_unused_properties__: list[str] = ["hparams", "hparams_initial"]
+    _hparams: AttributeDict | MutableMapping[str, Any]
+    _hparams_initial: AttributeDict | MutableMapping[str, Any]
 
     def __init__(self) -> None:
         super().__init__()
@@ -34,61 +58,44 @@ class HyperparametersMixin:
     ) -> None:
         """Store the constructor's arguments in ``self.hparams`` (and in checkpoints and loggers).
 
+        A second call (a subclass's, after its parent's) adds to what the first saved when both are dicts.
+
         Args:
             *args: Nothing to save every ``__init__`` argument; names (strings) to save only those; or one
-                dict / ``argparse.Namespace`` to save as it is.
-            ignore: Argument names to leave out.
+                dict / ``argparse.Namespace`` / OmegaConf config to save as it is.
+            ignore: Argument names to leave out; also removes them when an earlier call saved them.
             frame: The ``__init__`` frame to read the arguments from (the caller's by default).
             logger: Whether the hyper-parameters are sent to the loggers.
+
+        Raises:
+            KeyError: If a name in ``args`` is not an argument of ``__init__``.
+            ValueError: If the object given is a primitive or not a mapping or namespace.
         """
         self._log_hyperparams = logger
-        if len(args) == 1 and not isinstance(args[0], str) and not args[0]:
-            return  # an empty dict or Namespace: nothing to save
         if frame is None:
             current = inspect.currentframe()
             frame = current.f_back if current is not None else None
-        if frame is None:
-            raise AttributeError("save_hyperparameters needs the calling frame, and none is available.")
-        init_args = collect_init_args(frame, self)
-        ignored = [ignore] if isinstance(ignore, str) else [i for i in (ignore or []) if isinstance(i, str)]
-        init_args = {k: v for k, v in init_args.items() if k not in ignored}
-        objects = [arg for arg in args if not isinstance(arg, str)]
-        if not args:
-            hp: Any = init_args
-            self._hparams_name = "kwargs" if hp else None
-        elif len(objects) == 1:
-            hp = objects[0]
-            # remember which __init__ argument held the object, so load_from_checkpoint can pass it back
-            self._hparams_name = next((k for k, v in init_args.items() if v is hp or v == hp), None)
-        else:
-            missing = [a for a in args if isinstance(a, str) and a not in init_args]
-            if missing:
-                raise ValueError(f"save_hyperparameters got names {missing} that are not arguments of __init__")
-            hp = {name: init_args[name] for name in args if isinstance(name, str)}
-            self._hparams_name = "kwargs"
-        self._set_hparams(hp)
-        for name in ignored:
-            self._hparams.pop(name, None)
-        for key, value in self._hparams.items():
-            if isinstance(value, torch.nn.Module):
-                rank_zero_warn(
-                    f"The hyper-parameter {key!r} is an nn.Module, whose weights are saved in checkpoints anyway;"
-                    f" leave it out with `self.save_hyperparameters(ignore=[{key!r}])`."
-                )
-        self._hparams_initial = copy.deepcopy(self._hparams)
+        save_hyperparameters(self, *args, ignore=ignore, frame=frame)
 
-    def _set_hparams(self, hp: MutableMapping | Namespace | Any) -> None:
-        if isinstance(hp, Namespace):
-            hp = vars(hp)
-        if isinstance(hp, dict):
-            hp = AttributeDict(hp)
-        elif not isinstance(hp, MutableMapping):
-            raise ValueError(f"save_hyperparameters accepts a dict or argparse.Namespace, got {type(hp).__name__}")
-        self._hparams = hp
+    def _set_hparams(self, hp: MutableMapping[str, Any] | Namespace | Any) -> None:
+        hp = _as_hparams(hp)
+        if isinstance(hp, dict) and isinstance(self.hparams, dict):
+            self.hparams.update(hp)
+        else:
+            self._hparams = hp
+
+    def remove_ignored_hparams(self, ignore_list: list[str]) -> None:
+        """Remove these names from the saved hyper-parameters (a subclass can drop what its parent saved).
+
+        Args:
+            ignore_list: The names to remove; names that are not saved are skipped.
+        """
+        for key in ignore_list:
+            self._hparams.pop(key, None)
 
     @property
-    def hparams(self) -> AttributeDict | MutableMapping:
-        """The saved hyper-parameters; attribute and item access both work."""
+    def hparams(self) -> AttributeDict | MutableMapping[str, Any]:
+        """The saved hyper-parameters; attribute and item access both work, and changes stay on this object."""
         if not hasattr(self, "_hparams"):
             self._hparams = AttributeDict()
         return self._hparams
