@@ -57,6 +57,7 @@ class FitLoop:
         self.source = DataSource(None, "train_dataloader")
         self.loader: Any = None
         self._fetcher: BatchFetcher | None = None
+        self._sampler_epoch: int | None = None  # the epoch the loader's samplers were last told
         self._last_reload_epoch: float = float("-inf")
         self.val_check_batch: int | float | None = None
         # the random states just before this epoch's pass over the data began (saved in checkpoints)
@@ -129,6 +130,7 @@ class FitLoop:
         if trainer.overfit_batches > 0:
             loaders = read_in_order(loaders, RunningStage.TRAINING, trainer.overfit_batches)
         self.loader = prepare_loaders(trainer, loaders, self.source, RunningStage.TRAINING)[0]
+        self._sampler_epoch = None
         self.max_batches = count_batches(trainer, [self.loader], RunningStage.TRAINING, trainer.limit_train_batches)[0]
         self._fetcher = BatchFetcher(self.loader, self.max_batches)
         self._start_pass()
@@ -144,6 +146,13 @@ class FitLoop:
                 category=PossibleUserWarning,
             )
 
+    def _tell_sampler_epoch(self) -> None:
+        """``set_epoch`` on the loader's samplers once per epoch (and before the first pass of a new loader)."""
+        epoch = self.epoch_progress.current.processed
+        if self._sampler_epoch != epoch:
+            set_sampler_epoch(self.loader, epoch)
+            self._sampler_epoch = epoch
+
     def _start_pass(self) -> None:
         """Begin a pass over the training data; when resuming, from where the checkpoint left it."""
         assert self._fetcher is not None
@@ -152,7 +161,7 @@ class FitLoop:
             set_rng_states(resume.rng_at_epoch_start)
         elif resume is not None and resume.rng is not None:
             set_rng_states(resume.rng)
-        set_sampler_epoch(self.loader, self.epoch_progress.current.processed)
+        self._tell_sampler_epoch()
         self.epoch_start_rng = collect_rng_states()
         self._fetcher.start()
         if resume is not None and resume.mid_epoch:
@@ -232,7 +241,7 @@ class FitLoop:
         trainer = self.trainer
         reloaded = self._should_reload()
         self.setup_data()
-        set_sampler_epoch(self.loader, self.epoch_progress.current.processed)
+        self._tell_sampler_epoch()
         self.epoch_progress.increment_ready()
         trainer._hooks.call("on_train_epoch_start")
         self.epoch_progress.increment_started()

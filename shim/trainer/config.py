@@ -94,7 +94,11 @@ def _explain_one(name: str, value: int | float) -> None:
     """Log what ``1`` (one batch) or ``1.0`` (all batches) means for ``name``: the two are easy to confuse."""
     is_count = isinstance(value, int)
     if name == "val_check_interval":
-        what = "validation runs after every batch" if is_count else "validation runs at the end of each training epoch"
+        what = (
+            "validation will run after every batch"
+            if is_count
+            else "validation will run at the end of each training epoch"
+        )
     else:
         what = "1 batch" if is_count else "100% of the batches"
         what += " per epoch" if name == "limit_train_batches" else ""

@@ -242,11 +242,12 @@ def test_fast_dev_run_of_one_batch_reads_true(value: int | bool, reported: int |
         ),
         (
             {"val_check_interval": 1},
-            "`Trainer(val_check_interval=1)` was configured so validation runs after every batch.",
+            "`Trainer(val_check_interval=1)` was configured so validation will run after every batch.",
         ),
         (
             {"val_check_interval": 1.0},
-            "`Trainer(val_check_interval=1.0)` was configured so validation runs at the end of each training epoch.",
+            "`Trainer(val_check_interval=1.0)` was configured so validation will run at the end of each training"
+            " epoch.",
         ),
     ],
 )

@@ -150,3 +150,18 @@ def test_an_empty_loader_is_warned_about_and_gives_no_batches() -> None:
     ) in warned
     assert trainer.num_training_batches == 0
     assert trainer.global_step == 0
+
+
+@pytest.mark.parametrize("reload_every", [0, 1])
+def test_training_and_validation_samplers_learn_each_epoch_once(reload_every: int) -> None:
+    train_sampler, val_sampler = _EpochSampler(range(4)), _EpochSampler(range(4))
+    trainer = _trainer(max_epochs=3, limit_train_batches=1, reload_dataloaders_every_n_epochs=reload_every)
+    trainer.fit(
+        BoringModel(),
+        DataLoader(RandomDataset(32, 4), sampler=train_sampler),
+        DataLoader(RandomDataset(32, 4), sampler=val_sampler),
+    )
+    assert train_sampler.epochs == [0, 1, 2]
+    assert val_sampler.epochs == [0, 0, 1, 2]  # the sanity check, then each epoch's validation
+    trainer.validate(BoringModel(), DataLoader(RandomDataset(32, 4), sampler=val_sampler))
+    assert val_sampler.epochs[-1] == 3
