@@ -15,7 +15,7 @@ from shim.callbacks.checkpoint import Checkpoint
 from shim.callbacks.checkpoint_naming import fill_filename_template
 from shim.trainer.checkpoint_files import is_local_path
 from shim.utilities.exceptions import MisconfigurationException
-from shim.utilities.rank_zero import rank_zero_info, rank_zero_warn
+from shim.utilities.rank_zero import WarningCache, rank_zero_info
 
 if TYPE_CHECKING:
     from shim.trainer.trainer import Trainer
@@ -67,6 +67,7 @@ class TopKCheckpoint(Checkpoint):
     _enable_version_counter: bool
     _last_global_step_saved: int
     _last_checkpoint_saved: str
+    _missing_monitor_warnings: WarningCache
 
     def check_monitor_top_k(self, trainer: "Trainer", current: Tensor | None = None) -> bool:
         """Whether ``current`` earns a place among the ``save_top_k`` best."""
@@ -99,7 +100,7 @@ class TopKCheckpoint(Checkpoint):
             )
             if trainer.fit_loop.epoch_loop.val_loop._has_run:
                 raise MisconfigurationException(message)
-            rank_zero_warn(message)
+            self._missing_monitor_warnings.warn(message)  # once per message, as validation may log it later
         current = candidates.get(self.monitor)
         if self.check_monitor_top_k(trainer, current):
             assert current is not None

@@ -17,7 +17,7 @@ from shim.callbacks.checkpoint_topk import TopKCheckpoint
 from shim.trainer.checkpoint_files import is_local_path
 from shim.trainer.states import TrainerFn
 from shim.utilities.exceptions import MisconfigurationException
-from shim.utilities.rank_zero import get_logger, rank_zero_info, rank_zero_warn
+from shim.utilities.rank_zero import WarningCache, get_logger, rank_zero_info, rank_zero_warn
 
 if TYPE_CHECKING:
     from shim.core.module import LightningModule
@@ -118,6 +118,7 @@ class ModelCheckpoint(TopKCheckpoint):
         self._last_checkpoint_saved = ""
         self._last_time_checked: float | None = None
         self._defer_save_until_validation = False
+        self._missing_monitor_warnings = WarningCache()
 
     def _check_configuration(self) -> None:
         if self.save_top_k < -1:

@@ -140,7 +140,7 @@ def _open_for_reading(path: str) -> Any:
     if is_local_path(path):
         return open(path, "rb")  # noqa: SIM115 - the caller's `with` closes it
     try:
-        import fsspec  # type: ignore[import-untyped]
+        import fsspec
     except ImportError:
         raise ValueError(
             f"Checkpoint path {path!r} names a remote file system; reading it needs the `fsspec` package"

@@ -176,10 +176,10 @@ def resolve_ckpt_path(trainer: "Trainer", fn: TrainerFn, ckpt_path: Any, model_p
     Raises:
         ValueError: For ``"best"`` without a ``ModelCheckpoint`` or before it saved a best model.
     """
-    from shim.callbacks.on_exception_checkpoint import OnExceptionCheckpoint
-
     name = fn.value
-    on_exception = [cb for cb in trainer.callbacks if isinstance(cb, OnExceptionCheckpoint)]
+    # no OnExceptionCheckpoint exists unless its module was imported; a run without one does not import it
+    home = sys.modules.get("shim.callbacks.on_exception_checkpoint")
+    on_exception = [cb for cb in trainer.callbacks if isinstance(cb, home.OnExceptionCheckpoint)] if home else []
     if ckpt_path is None and on_exception and fn == TrainerFn.FITTING:
         ckpt_path = "last"
         rank_zero_warn(
