@@ -7,6 +7,7 @@ from torch.utils.data import DataLoader, Dataset, IterableDataset
 
 from shim.core.hooks import DataHooks
 from shim.core.mixins.hparams_mixin import HyperparametersMixin
+from shim.utilities.model_helpers import _restricted_classmethod
 
 __all__ = ["LightningDataModule"]
 
@@ -82,7 +83,7 @@ class LightningDataModule(DataHooks, HyperparametersMixin):
             datamodule.predict_dataloader = lambda: loaders(predict_dataset, False)  # type: ignore[method-assign]
         return datamodule
 
-    @classmethod
+    @_restricted_classmethod
     def load_from_checkpoint(
         cls,
         checkpoint_path: Any,

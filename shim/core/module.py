@@ -25,6 +25,7 @@ from shim.core.mixins.hparams_mixin import HyperparametersMixin
 from shim.core.mixins.logging_mixin import LoggingMixin
 from shim.core.mixins.optimization_mixin import OptimizationMixin
 from shim.core.optimizer import LightningOptimizer
+from shim.utilities.model_helpers import _restricted_classmethod
 from shim.utilities.rank_zero import rank_zero_warn
 
 if TYPE_CHECKING:
@@ -118,7 +119,7 @@ class LightningModule(
         # set by strategies that build a device mesh, for `configure_model`
         self._device_mesh: Any = None
 
-    @classmethod
+    @_restricted_classmethod
     def load_from_checkpoint(
         cls,
         checkpoint_path: Any,

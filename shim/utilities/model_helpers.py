@@ -1,9 +1,11 @@
 """Does a module, datamodule or callback define its own version of a hook?"""
 
+import functools
+import os
 import sys
 from collections.abc import Mapping
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 __all__ = ["is_overridden"]
 
@@ -101,3 +103,45 @@ def runs_own_methods(instance: object, own: Mapping[str, Any]) -> bool:
     assigned = getattr(instance, "__dict__", {})
     cls = type(instance)
     return all(name not in assigned and getattr(cls, name, None) is method for name, method in own.items())
+
+
+def _called_from_torch_jit() -> bool:
+    """Whether TorchScript is on the call stack (it inspects every attribute of a module it compiles)."""
+    marker = os.path.join("torch", "jit")
+    frame = sys._getframe(1)
+    while frame is not None:
+        if marker in frame.f_code.co_filename:
+            return True
+        frame = frame.f_back  # type: ignore[assignment]
+    return False
+
+
+class _RestrictedClassmethod(classmethod):
+    """A classmethod that raises TypeError when called on an instance instead of the class.
+
+    For constructors such as ``load_from_checkpoint``: ``model.load_from_checkpoint(path)`` builds a new object and
+    leaves ``model`` as it was, which is almost always a mistake. Reading the attribute on an instance still works,
+    so ``inspect.getmembers`` and TorchScript can look at it.
+    """
+
+    def __get__(self, instance: Any, owner: type | None = None) -> Any:
+        method = self.__func__
+        cls = owner if owner is not None else type(instance)
+
+        @functools.wraps(method)
+        def call(*args: Any, **kwargs: Any) -> Any:
+            if instance is not None and not _called_from_torch_jit():
+                raise TypeError(
+                    f"`{cls.__name__}.{method.__name__}` is a classmethod that returns a new object; call it on the"
+                    f" class (`{cls.__name__}.{method.__name__}(...)`) and use what it returns, not on an instance."
+                )
+            return method(cls, *args, **kwargs)
+
+        call.__func__ = method  # type: ignore[attr-defined]
+        return call
+
+
+if TYPE_CHECKING:
+    _restricted_classmethod = classmethod  # type checkers see a plain classmethod
+else:
+    _restricted_classmethod = _RestrictedClassmethod
