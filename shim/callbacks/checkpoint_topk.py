@@ -13,7 +13,7 @@ from torch import Tensor
 
 from shim.callbacks.checkpoint import Checkpoint
 from shim.callbacks.checkpoint_naming import fill_filename_template
-from shim.trainer.checkpoint_files import is_local_path
+from shim.trainer.checkpoint_files import checkpoint_exists, is_local_path
 from shim.utilities.exceptions import MisconfigurationException
 from shim.utilities.rank_zero import WarningCache, rank_zero_info
 
@@ -204,7 +204,7 @@ class TopKCheckpoint(Checkpoint):
 
     def file_exists(self, filepath: str, trainer: "Trainer") -> bool:
         """Whether ``filepath`` exists, as global rank 0 sees it (so every process names its files alike)."""
-        return bool(trainer.strategy.broadcast(os.path.exists(filepath)))
+        return bool(trainer.strategy.broadcast(checkpoint_exists(filepath)))
 
     def to_yaml(self, filepath: str | os.PathLike | None = None) -> None:
         """Write ``best_k_models`` (path: score) to a YAML file, by default ``<dirpath>/best_k_models.yaml``."""

@@ -170,7 +170,7 @@ class ModelCheckpoint(TopKCheckpoint):
         if self.save_last == "link" and not is_local_path(self.dirpath):
             raise ValueError(
                 f"ModelCheckpoint(save_last='link') needs a local folder to make the link in, but dirpath is"
-                f" {self.dirpath!r}; use save_last=True there, which writes a copy."
+                f" {self.dirpath!r}; use save_last=True there, which writes a copy of the newest checkpoint."
             )
 
     @override

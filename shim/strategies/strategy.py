@@ -207,8 +207,8 @@ class Strategy:
         """
         if storage_options is not None:
             raise TypeError(
-                f"save_checkpoint(storage_options={storage_options!r}): shim writes checkpoints with torch.save to"
-                " a local file and takes no storage options; leave it None."
+                f"save_checkpoint(storage_options={storage_options!r}): shim writes checkpoints with torch.save"
+                " (through fsspec for a path with a protocol) and takes no storage options; leave it None."
             )
         if self.is_global_zero:
             from shim.trainer.checkpoint_files import save_checkpoint_file

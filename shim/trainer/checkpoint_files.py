@@ -1,5 +1,7 @@
 """Checkpoint files: atomic writes, and reads from a path, an ``http(s)`` URL or an open file.
 
+Paths with a protocol (``s3://bucket/run/x.ckpt``) go through fsspec when it is installed.
+
 Reads go through ``torch.load`` with the ``weights_only`` the caller gave. ``None`` leaves the choice to torch, whose
 default is its safe loader (tensors and primitive types only) and which honours torch's own switches such as
 ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1``. A safe load also accepts the few types shim itself writes (``SAFE_GLOBALS``).
@@ -8,6 +10,7 @@ that names the file.
 """
 
 import argparse
+import io
 import os
 import pickle
 import re
@@ -19,7 +22,14 @@ import torch
 
 from shim.utilities.parsing import AttributeDict
 
-__all__ = ["SAFE_GLOBALS", "is_local_path", "load_checkpoint_file", "remove_checkpoint_file", "save_checkpoint_file"]
+__all__ = [
+    "SAFE_GLOBALS",
+    "checkpoint_exists",
+    "is_local_path",
+    "load_checkpoint_file",
+    "remove_checkpoint_file",
+    "save_checkpoint_file",
+]
 
 # types besides tensors and primitives that our own checkpoints may contain, allowed in a safe load
 SAFE_GLOBALS: list[Any] = [AttributeDict, argparse.Namespace]
@@ -42,8 +52,18 @@ def _is_url(path: str) -> bool:
 # writing
 # ----------------------------------------------------------------------------------------------------------------
 def save_checkpoint_file(checkpoint: dict[str, Any], filepath: str | os.PathLike) -> None:
-    """Write ``checkpoint`` to ``filepath`` through a temporary file, so a crash never leaves half a file."""
+    """Write ``checkpoint`` to ``filepath`` through a temporary file, so a crash never leaves half a file.
+
+    A path with a protocol (``s3://...``) is written through fsspec, in one transaction.
+    """
     path = os.fspath(filepath)
+    if not is_local_path(path):
+        buffer = io.BytesIO()
+        torch.save(checkpoint, buffer)
+        fs, remote = _remote_file_system(path)
+        with fs.transaction, fs.open(remote, "wb") as f:
+            f.write(buffer.getvalue())
+        return
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
     # the temporary name does not end in .ckpt, so a leftover is never taken for a checkpoint
@@ -65,10 +85,39 @@ def remove_checkpoint_file(filepath: str | os.PathLike) -> None:
     import shutil
 
     path = os.fspath(filepath)
-    if os.path.islink(path) or os.path.isfile(path):
+    if not is_local_path(path):
+        fs, remote = _remote_file_system(path)
+        if fs.exists(remote):
+            fs.rm(remote, recursive=True)
+    elif os.path.islink(path) or os.path.isfile(path):
         os.remove(path)
     elif os.path.isdir(path):
         shutil.rmtree(path)
+
+
+def checkpoint_exists(filepath: str | os.PathLike) -> bool:
+    """Whether ``filepath`` exists, on the local file system or (for a path with a protocol) through fsspec."""
+    path = os.fspath(filepath)
+    if is_local_path(path):
+        return os.path.exists(path)
+    fs, remote = _remote_file_system(path)
+    return bool(fs.exists(remote))
+
+
+def _remote_file_system(path: str) -> tuple[Any, str]:
+    """fsspec's file system for ``path`` and the path within it.
+
+    Raises:
+        ValueError: If fsspec is not installed.
+    """
+    try:
+        from fsspec.core import url_to_fs
+    except ImportError:
+        raise ValueError(
+            f"Checkpoint path {path!r} names a remote file system; that needs the `fsspec` package (`pip install"
+            " fsspec` and the one for that storage). Local paths, and http(s) URLs for reading, work without it."
+        ) from None
+    return url_to_fs(path)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -139,14 +188,8 @@ def _torch_load(source: str | os.PathLike | IO[bytes], map_location: Any, weight
 def _open_for_reading(path: str) -> Any:
     if is_local_path(path):
         return open(path, "rb")  # noqa: SIM115 - the caller's `with` closes it
-    try:
-        import fsspec
-    except ImportError:
-        raise ValueError(
-            f"Checkpoint path {path!r} names a remote file system; reading it needs the `fsspec` package"
-            " (`pip install fsspec` and the one for that storage). Local paths and http(s) URLs work without it."
-        ) from None
-    return fsspec.open(path, "rb")
+    fs, remote = _remote_file_system(path)
+    return fs.open(remote, "rb")
 
 
 def _is_torch_archive(source: str | os.PathLike | IO[bytes]) -> bool:

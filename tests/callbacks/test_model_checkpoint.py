@@ -292,3 +292,26 @@ def test_manual_optimization_without_a_copy_warns_as_lightning(lightning: Module
     assert all(torch.equal(best[k], pl_best[k]) for k in pl_best)
     assert len(warnings) == len(pl_warnings) == 4  # one per save
     assert "every_n_train_steps=1) with manual optimization saves the weights as they are after" in warnings[0]
+
+
+def test_checkpoints_on_a_remote_file_system(tmp_path: Path) -> None:
+    fsspec = pytest.importorskip("fsspec")
+    from shim.demos.boring_classes import BoringModel
+
+    callback = ModelCheckpoint(dirpath="memory://run/ckpts", save_top_k=2, monitor="step", mode="max", save_last=True)
+    trainer = shim.Trainer(
+        max_epochs=4, limit_train_batches=2, limit_val_batches=0, logger=False, enable_progress_bar=False,
+        default_root_dir=str(tmp_path), callbacks=[callback],
+    )  # fmt: skip
+    trainer.fit(BoringModel())
+    fs = fsspec.filesystem("memory")
+    assert sorted(p.rsplit("/", 1)[-1] for p in fs.ls("/run/ckpts", detail=False)) == [
+        "epoch=2-step=6.ckpt",
+        "epoch=3-step=8.ckpt",
+        "last.ckpt",
+    ]
+    assert callback.best_model_path == "memory://run/ckpts/epoch=3-step=8.ckpt"
+    assert list(tmp_path.iterdir()) == [], "nothing was written locally"
+    loaded = BoringModel.load_from_checkpoint(callback.best_model_path)
+    assert torch.equal(loaded.layer.weight, trainer.lightning_module.layer.weight)
+    fs.rm("/run", recursive=True)
