@@ -6,7 +6,7 @@ import torch
 from typing_extensions import override
 
 from shim.accelerators.accelerator import Accelerator
-from shim.utilities.exceptions import MisconfigurationException
+from shim.utilities.exceptions import MisconfigurationException, MisconfigurationTypeError
 
 __all__ = ["CPUAccelerator"]
 
@@ -32,29 +32,23 @@ class CPUAccelerator(Accelerator):
     @staticmethod
     @override
     def parse_devices(devices: Any) -> int:
+        """As Lightning parses them: a positive int (or a string of digits) counts processes; ``True`` is one."""
         if isinstance(devices, str):
-            devices = devices.strip()
-            if devices == "auto":
+            stripped = devices.strip()
+            if stripped == "auto":
                 return 1
-            try:
-                devices = int(devices)
-            except ValueError:
-                raise MisconfigurationException(
-                    f"devices={devices!r} is not valid for the CPU accelerator: give a number of processes (int > 0)"
-                ) from None
-        if isinstance(devices, (list, tuple)):
+            if stripped.isdigit():
+                devices = int(stripped)
+        if devices == 0 and not isinstance(devices, str):
             raise MisconfigurationException(
-                f"devices={list(devices)!r} is not valid for the CPU accelerator: give a number of processes (int)"
+                "devices=0 is not valid for the CPU accelerator: give a number of processes (an int > 0)"
             )
-        if isinstance(devices, bool) or not isinstance(devices, int) or devices == 0 or devices < -1:
-            raise MisconfigurationException(
-                f"devices={devices!r} is not valid for the CPU accelerator: give an int > 0, -1 or 'auto'"
+        if not isinstance(devices, int) or devices <= 0:
+            raise MisconfigurationTypeError(
+                f"devices={devices!r} is not valid for the CPU accelerator: give a number of processes (an int > 0,"
+                " or a string of digits)"
             )
-        if devices == -1:
-            import os
-
-            return os.cpu_count() or 1
-        return devices
+        return int(devices)
 
     @staticmethod
     @override

@@ -4,6 +4,7 @@ Pure functions: they check the arguments against what this machine has and raise
 the value and what is allowed.
 """
 
+import importlib.util
 import sys
 from dataclasses import dataclass
 from typing import Any
@@ -20,7 +21,7 @@ from shim.plugins.precision.precision import Precision
 from shim.strategies.ddp import DDPStrategy
 from shim.strategies.single_device import SingleDeviceStrategy
 from shim.strategies.strategy import Strategy
-from shim.utilities.exceptions import MisconfigurationException
+from shim.utilities.exceptions import MisconfigurationException, MisconfigurationValueError, MissingPackageError
 from shim.utilities.rank_zero import rank_zero_info, rank_zero_warn
 
 __all__ = ["Hardware", "resolve_hardware", "resolve_precision", "resolve_strategy"]
@@ -60,7 +61,7 @@ def _select_accelerator(accelerator: Any) -> Accelerator:
     if isinstance(accelerator, Accelerator):
         return accelerator
     if not isinstance(accelerator, str) or accelerator.lower() not in _ACCELERATORS:
-        raise MisconfigurationException(
+        raise MisconfigurationValueError(
             f"accelerator={accelerator!r} is not supported; choose one of {list(_ACCELERATORS)} or pass an"
             " Accelerator instance."
         )
@@ -87,7 +88,7 @@ def _select_accelerator(accelerator: Any) -> Accelerator:
     try:
         import torch_xla  # type: ignore[import-not-found]  # noqa: F401
     except ImportError:
-        raise MisconfigurationException(
+        raise MissingPackageError(
             "accelerator='tpu' needs the `torch_xla` package, which is not installed. Use accelerator='cpu' or 'auto'."
         ) from None
     raise MisconfigurationException("accelerator='tpu' is not supported by shim yet, although torch_xla is installed.")
@@ -96,7 +97,7 @@ def _select_accelerator(accelerator: Any) -> Accelerator:
 def resolve_hardware(accelerator: Any, devices: Any, strategy: Any, num_nodes: int) -> Hardware:
     """Check the hardware arguments and pick the accelerator and devices."""
     if isinstance(num_nodes, bool) or not isinstance(num_nodes, int) or num_nodes < 1:
-        raise MisconfigurationException(f"num_nodes={num_nodes!r} is not valid; it must be an int >= 1")
+        raise MisconfigurationValueError(f"num_nodes={num_nodes!r} is not valid; it must be an int >= 1")
     if devices is None:
         devices = "auto"
     chosen = _select_accelerator(accelerator)
@@ -107,8 +108,12 @@ def resolve_hardware(accelerator: Any, devices: Any, strategy: Any, num_nodes: i
 
 def _resolve_strategy_name(strategy: Any, num_devices: int, num_nodes: int) -> str:
     """The strategy's registry name; ``"auto"`` becomes DDP for several devices or nodes, as in Lightning."""
-    if not isinstance(strategy, str):
+    if isinstance(strategy, Strategy):
         return type(strategy).__name__
+    if not isinstance(strategy, str):
+        raise MisconfigurationValueError(
+            f"strategy={strategy!r} is not valid: give a strategy name such as 'ddp' or a `Strategy` instance."
+        )
     name = strategy.lower()
     if name == "auto":
         if num_devices * num_nodes == 1:
@@ -117,8 +122,10 @@ def _resolve_strategy_name(strategy: Any, num_devices: int, num_nodes: int) -> s
         return "ddp_fork" if hasattr(sys, "ps1") or sys.flags.interactive else "ddp"
     if name in _STRATEGIES:
         return name
+    if name.startswith(("xla", "single_xla")) and importlib.util.find_spec("torch_xla") is None:
+        raise MissingPackageError(f"strategy={strategy!r} needs the `torch_xla` package, which is not installed.")
     if name.startswith(_UNSUPPORTED_STRATEGY_PREFIXES):
-        raise MisconfigurationException(
+        raise MisconfigurationValueError(
             f"strategy={strategy!r} is not supported by shim yet; supported now: {list(_STRATEGIES)}."
         )
     raise ValueError(

@@ -12,7 +12,11 @@ from typing import Any
 import torch
 
 from shim.utilities.enums import GradClipAlgorithmType
-from shim.utilities.exceptions import MisconfigurationException
+from shim.utilities.exceptions import (
+    MisconfigurationException,
+    MisconfigurationTypeError,
+    MisconfigurationValueError,
+)
 from shim.utilities.rank_zero import rank_zero_info, rank_zero_warn
 
 __all__ = ["TrainerConfig", "apply_determinism", "parse_trainer_args", "parse_max_time"]
@@ -57,7 +61,7 @@ def _batch_limit(value: Any, name: str) -> int | float:
     if value is None:
         return 1.0
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise MisconfigurationException(
+        raise MisconfigurationTypeError(
             f"{name}={value!r} is not valid: give an int number of batches or a float fraction in [0.0, 1.0]."
         )
     if value == 1:
@@ -174,7 +178,11 @@ def parse_trainer_args(
         raise MisconfigurationException(
             f"max_epochs={max_epochs} is not valid: it must be a non-negative integer, or -1 for no limit."
         )
-    if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < -1:
+    if isinstance(max_steps, bool) or not isinstance(max_steps, (int, float)):
+        raise MisconfigurationTypeError(
+            f"max_steps={max_steps!r} is not valid: it must be a non-negative integer, or -1 for no limit."
+        )
+    if not isinstance(max_steps, int) or max_steps < -1:
         raise MisconfigurationException(
             f"max_steps={max_steps!r} is not valid: it must be a non-negative integer, or -1 for no limit."
         )
@@ -228,7 +236,7 @@ def parse_trainer_args(
             f"fast_dev_run={fast_dev_run} is not valid: give True/False or an int >= 0 number of batches."
         )
     if not isinstance(fast_dev_run, (bool, int)):
-        raise MisconfigurationException(
+        raise MisconfigurationValueError(
             f"fast_dev_run={fast_dev_run!r} is not valid: give True/False or an int >= 0 number of batches."
         )
     if deterministic not in (None, True, False, "warn"):

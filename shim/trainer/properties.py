@@ -133,8 +133,9 @@ class TrainerProperties:
 
     @property
     def device_ids(self) -> list[int]:
-        device = self.strategy.root_device
-        return [device.index if device.index is not None else 0]
+        """The index of each device this machine's processes use (``[0, 1]`` for two CPU processes under DDP)."""
+        devices = getattr(self.strategy, "parallel_devices", None) or [self.strategy.root_device]
+        return [device.index if device.index is not None else i for i, device in enumerate(devices)]
 
     @property
     def num_devices(self) -> int:
@@ -363,15 +364,15 @@ class TrainerProperties:
     @property
     def val_dataloaders(self) -> Any:
         loop = self.validate_loop if self.state.fn == TrainerFn.VALIDATING else self.fit_loop.epoch_loop.val_loop
-        return _unwrap(loop.loaders)
+        return None if loop.loaders is None else loop.dataloaders
 
     @property
     def test_dataloaders(self) -> Any:
-        return _unwrap(self.test_loop.loaders)
+        return None if self.test_loop.loaders is None else self.test_loop.dataloaders
 
     @property
     def predict_dataloaders(self) -> Any:
-        return _unwrap(self.predict_loop.loaders or None)
+        return self.predict_loop.dataloaders if self.predict_loop.loaders else None
 
     @property
     def estimated_stepping_batches(self) -> int | float:
@@ -391,9 +392,3 @@ class TrainerProperties:
         max_epochs = self.max_epochs if self.max_epochs is not None else 1000
         total = -(-int(batches) // self.accumulate_grad_batches) * max(max_epochs, 1)
         return total if self.max_steps == -1 else min(total, self.max_steps)
-
-
-def _unwrap(loaders: list[Any] | None) -> Any:
-    if loaders is None:
-        return None
-    return loaders[0] if len(loaders) == 1 else loaders

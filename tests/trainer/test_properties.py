@@ -1,27 +1,19 @@
-"""The Trainer's callback properties find the same callbacks as Lightning's."""
+"""Trainer properties that describe the hardware, as Lightning reports them."""
 
-from types import ModuleType
-from typing import Any
+import pytest
 
 import shim
-from shim.callbacks import EarlyStopping, ModelCheckpoint
 
 
-def test_early_stopping_callbacks_are_found_in_order(tmp_path: Any) -> None:
-    first, second = EarlyStopping("a"), EarlyStopping("b", mode="max")
-    trainer = shim.Trainer(default_root_dir=tmp_path, callbacks=[ModelCheckpoint(), first, second], logger=False)
-    assert trainer.early_stopping_callbacks == [first, second]
-    assert trainer.early_stopping_callback is first
-    plain = shim.Trainer(default_root_dir=tmp_path, logger=False)
-    assert plain.early_stopping_callbacks == []
-    assert plain.early_stopping_callback is None
+@pytest.mark.parametrize(("devices", "expected_ids"), [(1, [0]), (2, [0, 1]), (3, [0, 1, 2])])
+def test_num_devices_counts_the_processes_of_cpu_ddp(devices: int, expected_ids: list[int]) -> None:
+    strategy = "ddp" if devices > 1 else "auto"
+    trainer = shim.Trainer(accelerator="cpu", devices=devices, strategy=strategy, logger=False)
+    assert trainer.device_ids == expected_ids
+    assert trainer.num_devices == devices
 
 
-def test_early_stopping_properties_match_lightning(lightning: ModuleType, tmp_path: Any) -> None:
-    def found(pkg: ModuleType) -> tuple[list[str], str | None]:
-        callbacks = [pkg.callbacks.EarlyStopping("a"), pkg.callbacks.Timer(), pkg.callbacks.EarlyStopping("b")]
-        trainer = pkg.Trainer(default_root_dir=tmp_path, callbacks=callbacks, logger=False)
-        first = trainer.early_stopping_callback
-        return [cb.monitor for cb in trainer.early_stopping_callbacks], first.monitor if first else None
-
-    assert found(shim) == found(lightning) == (["a", "b"], "a")
+def test_num_devices_matches_lightning(lightning) -> None:
+    for pkg in (lightning, shim):
+        trainer = pkg.Trainer(accelerator="cpu", devices=2, strategy="ddp", logger=False)
+        assert (trainer.num_devices, trainer.device_ids) == (2, [0, 1])
