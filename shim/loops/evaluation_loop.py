@@ -13,7 +13,7 @@ from shim.loops.fetcher import BatchFetcher
 from shim.loops.progress import BatchProgress
 from shim.plugins.precision.precision import _NO_CONTEXT, Precision
 from shim.strategies.strategy import Strategy
-from shim.trainer.data import DataSource, as_loader_list, read_in_order, transfer_batch
+from shim.trainer.data import DataSource, as_loader_list, in_given_structure, read_in_order, transfer_batch
 from shim.trainer.loader_setup import count_batches, prepare_loaders, set_sampler_epoch
 from shim.trainer.metrics import ResultCollection
 from shim.trainer.states import RunningStage, TrainerFn
@@ -68,6 +68,8 @@ class EvaluationLoop:
         self.results = ResultCollection(training=False)
         self.source = DataSource(None, f"{stage.dataloader_prefix}_dataloader")
         self.loaders: list[Any] | None = None
+        # the same loaders, arranged as they were given (one loader, or a list, tuple or dict of them)
+        self.dataloaders: Any = None
         self._max_batches: list[int | float] = []
         self._seen_batches_per_dataloader: dict[int, int] = {}
         self._logged_outputs: list[dict[str, Any]] = []
@@ -115,10 +117,12 @@ class EvaluationLoop:
         # the sanity check's request counts as its epoch's reload only when that epoch validates
         if fitting and (not trainer.sanity_checking or trainer.fit_loop.epoch_loop.should_check_val_epoch()):
             self._last_reload_epoch = trainer.current_epoch
-        loaders = as_loader_list(self.source.request(trainer))
+        given = self.source.request(trainer)
+        loaders = as_loader_list(given)
         if fitting and trainer.overfit_batches > 0:
             loaders = read_in_order(loaders, self.stage, trainer.overfit_batches)
         self.loaders = prepare_loaders(trainer, loaders, self.source, self.stage)
+        self.dataloaders = in_given_structure(given, self.loaders)
         self._max_batches = count_batches(trainer, self.loaders, self.stage, limit)
         self._seen_batches_per_dataloader = {}
 

@@ -9,7 +9,7 @@ from torch.utils.data import BatchSampler, DataLoader, IterableDataset
 from shim.loops.evaluation_loop import ModuleModes, no_grad_context
 from shim.loops.fetcher import BatchFetcher
 from shim.loops.progress import BatchProgress
-from shim.trainer.data import DataSource, as_loader_list, transfer_batch
+from shim.trainer.data import DataSource, as_loader_list, in_given_structure, transfer_batch
 from shim.trainer.distributed_sampler import rebuild_loader
 from shim.trainer.loader_setup import count_batches, prepare_loaders
 from shim.trainer.states import RunningStage
@@ -94,6 +94,8 @@ class PredictionLoop:
         self.batch_progress = BatchProgress()
         self.source = DataSource(None, "predict_dataloader")
         self.loaders: list[Any] = []
+        # the same loaders, arranged as they were given (one loader, or a list, tuple or dict of them)
+        self.dataloaders: Any = None
         self.max_batches: list[int | float] = []
         self.return_predictions = True
         self.current_batch_indices: list[int] = []
@@ -118,9 +120,10 @@ class PredictionLoop:
         limit = trainer.limit_predict_batches
         if limit == 0:
             return
-        loaders = as_loader_list(self.source.request(trainer))
-        loaders = prepare_loaders(trainer, loaders, self.source, RunningStage.PREDICTING)
+        given = self.source.request(trainer)
+        loaders = prepare_loaders(trainer, as_loader_list(given), self.source, RunningStage.PREDICTING)
         self.loaders = [record_batch_indices(loader) for loader in loaders]
+        self.dataloaders = in_given_structure(given, self.loaders)
         self.max_batches = count_batches(trainer, self.loaders, RunningStage.PREDICTING, limit)
 
     def run(self) -> list[Any] | None:

@@ -27,6 +27,7 @@ __all__ = [
     "as_loader_list",
     "attach_data",
     "data_hook_owner",
+    "in_given_structure",
     "decide_batch_transfer",
     "parse_num_batches",
     "read_in_order",
@@ -75,6 +76,17 @@ def as_loader_list(loaders: Any) -> list[Any]:
     if isinstance(loaders, (list, tuple)):
         return list(loaders)
     return [loaders]
+
+
+def in_given_structure(given: Any, loaders: list[Any]) -> Any:
+    """``loaders`` (``given`` flattened by ``as_loader_list``, then prepared) arranged as ``given`` was."""
+    if isinstance(given, Mapping):
+        return dict(zip(given, loaders, strict=True))
+    if isinstance(given, tuple):
+        return tuple(loaders)
+    if isinstance(given, list):
+        return list(loaders)
+    return loaders[0] if loaders else None
 
 
 def check_iterable(loader: Any, source: DataSource) -> None:
@@ -158,11 +170,12 @@ def attach_data(
         for target in targets:
             source = sources[target]
             source.instance = given if given is not None else owner
-    # a new fit/validate/test requests loaders again
+    # every entry point forgets all loaders, as Lightning does: a new run requests its loaders again
     trainer.fit_loop.loader = None
     trainer.fit_loop.epoch_loop.val_loop.loaders = None
     trainer.validate_loop.loaders = None
     trainer.test_loop.loaders = None
+    trainer.predict_loop.loaders = []
 
 
 def data_hook_owner(trainer: "Trainer", name: str) -> Any:

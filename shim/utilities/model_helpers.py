@@ -64,6 +64,8 @@ def runs_other_code(method_name: str, instance: object | None, parent: type) -> 
     if method_name in assigned:
         return assigned[method_name] is not None
     method = getattr(type(instance), method_name, None)
+    if method is None:
+        return False  # set to None on the class (`validation_step = None`): switched off, as on the instance
     if is_mock(method):
         return True  # patched on the class or on the parent, which the comparison below would miss
     return method is not getattr(parent, method_name, None)

@@ -166,3 +166,59 @@ def test_sanity_check_batches_match_lightning(
     kwargs = {"limit_val_batches": limit_val_batches, "num_sanity_val_steps": num_sanity_val_steps}
     expected = _sanity_batches(lightning, kwargs, tmp_path / "pl")
     assert _sanity_batches(shim, kwargs, tmp_path / "shim") == expected
+
+
+def _shape(loaders: Any) -> Any:
+    if isinstance(loaders, dict):
+        return {key: _shape(value) for key, value in loaders.items()}
+    if isinstance(loaders, (list, tuple)):
+        return type(loaders).__name__, [_shape(value) for value in loaders]
+    return type(loaders).__name__
+
+
+def _loader_shapes(pkg: ModuleType, tmp_path: Any) -> list[Any]:
+    boring = importlib.import_module(f"{pkg.__name__}.demos.boring_classes")
+
+    class Model(boring.BoringModel):  # type: ignore[misc, name-defined]
+        def validation_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> Any:
+            return super().validation_step(batch, batch_idx)
+
+        def test_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> Any:
+            return super().test_step(batch, batch_idx)
+
+    def loader() -> DataLoader[Any]:
+        return DataLoader(boring.RandomDataset(32, 4))
+
+    trainer = pkg.Trainer(
+        max_epochs=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        default_root_dir=str(tmp_path),
+    )
+    seen = []
+    for given in [loader(), [loader()], (loader(),), {"a": loader()}, [loader(), loader()], {"b": loader()}]:
+        trainer.validate(Model(), given, verbose=False)
+        row = [_shape(trainer.val_dataloaders)]
+        trainer.test(Model(), given, verbose=False)
+        row += [_shape(trainer.val_dataloaders), _shape(trainer.test_dataloaders)]
+        trainer.predict(Model(), given)
+        seen.append([*row, _shape(trainer.test_dataloaders), _shape(trainer.predict_dataloaders)])
+    trainer.fit(Model(), loader(), {"v": loader()})
+    seen.append([_shape(trainer.train_dataloader), _shape(trainer.val_dataloaders)])
+    return seen
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_loader_properties_keep_the_given_structure_as_lightning(lightning: ModuleType, tmp_path: Any) -> None:
+    expected = _loader_shapes(lightning, tmp_path / "pl")
+    # each run forgets the loaders of the runs before it
+    assert expected[1] == [
+        ("list", ["DataLoader"]),
+        "NoneType",
+        ("list", ["DataLoader"]),
+        "NoneType",
+        ("list", ["DataLoader"]),
+    ]
+    assert _loader_shapes(shim, tmp_path / "shim") == expected

@@ -3,8 +3,8 @@ from unittest import mock
 
 import pytest
 
-from shim import Callback, LightningDataModule, LightningModule
 import shim
+from shim import Callback, LightningDataModule, LightningModule
 from shim.utilities.model_helpers import is_overridden, runs_other_code
 
 
@@ -133,3 +133,13 @@ def test_a_module_hook_patched_on_lightning_module_is_called_by_fit():
         trainer.fit(Regression(), data)
     assert hook.call_count == 3
     assert callback_hook.call_count == 3
+
+
+def test_a_hook_set_to_none_on_the_class_is_switched_off() -> None:
+    from shim.demos.boring_classes import BoringModel
+
+    class NoValidation(BoringModel):
+        validation_step = None  # type: ignore[assignment]
+
+    assert not runs_other_code("validation_step", NoValidation(), LightningModule)
+    assert not is_overridden("validation_step", NoValidation())
