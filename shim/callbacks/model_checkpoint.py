@@ -334,6 +334,8 @@ class ModelCheckpoint(TopKCheckpoint):
         """Save at the training epoch's end unless validation runs mid-epoch or not every epoch."""
         if self._save_on_train_epoch_end is not None:
             return self._save_on_train_epoch_end
+        if trainer._config.val_check_seconds is not None:
+            return False  # time-based validation: save when a validation ends
         if trainer.check_val_every_n_epoch != 1:
             return False
         if sum(trainer.num_val_batches) == 0:

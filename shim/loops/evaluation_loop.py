@@ -1,5 +1,6 @@
 """``EvaluationLoop``: one pass over the validation or test data loaders, in order, with its hooks and metrics."""
 
+import time
 from collections import ChainMap
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -262,6 +263,8 @@ class EvaluationLoop:
             self._module_modes.restore(trainer.lightning_module)
         if self.verbose and trainer.is_global_zero and not trainer.sanity_checking:
             print_results(logged_outputs, self.stage.value)
+        if trainer._config.val_check_seconds is not None:
+            trainer._last_val_time = time.monotonic()  # a time-based val_check_interval counts from here
         return logged_outputs
 
     def _check_dataloader_idx_argument(self) -> None:

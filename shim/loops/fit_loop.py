@@ -1,6 +1,7 @@
 """``FitLoop``: epochs of training, from ``on_train_start`` to ``on_train_end``, and when to stop."""
 
 import math
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -274,7 +275,11 @@ class FitLoop:
         """Turn ``val_check_interval`` (fraction of the epoch or count of batches) into a batch count."""
         trainer = self.trainer
         interval = trainer.val_check_interval
-        if isinstance(interval, int):
+        if trainer._config.val_check_seconds is not None:
+            # time-based: validation is due when enough time passed since the last evaluation ended (or now)
+            self.val_check_batch = None
+            trainer._last_val_time = time.monotonic()
+        elif isinstance(interval, int):
             self.val_check_batch = interval
             if interval > max_batches and trainer.check_val_every_n_epoch is not None and trainer.limit_val_batches > 0:
                 raise ValueError(
@@ -290,6 +295,7 @@ class FitLoop:
                 )
             self.val_check_batch = float("inf")
         else:
+            assert isinstance(interval, float)
             self.val_check_batch = max(1, int(max_batches * interval))
 
     def teardown(self) -> None:

@@ -1,6 +1,7 @@
 """``TrainingEpochLoop``: the batches of one training epoch, with validation when it is due."""
 
 import math
+import time
 from typing import TYPE_CHECKING, Any
 
 from shim.loops.evaluation_loop import EvaluationLoop
@@ -267,6 +268,9 @@ class TrainingEpochLoop:
             return True
         if trainer.should_stop and trainer.fit_loop.can_stop_early:
             return True
+        seconds = trainer._config.val_check_seconds
+        if seconds is not None:
+            return time.monotonic() - trainer._last_val_time >= seconds
         if isinstance(trainer.limit_train_batches, int) and is_infinite:
             return (self.batch_idx + 1) % trainer.limit_train_batches == 0
         if val_check_batch is not None and not is_infinite:

@@ -19,7 +19,7 @@ from shim.utilities.exceptions import (
 )
 from shim.utilities.rank_zero import rank_zero_info, rank_zero_warn
 
-__all__ = ["TrainerConfig", "apply_determinism", "parse_trainer_args", "parse_max_time"]
+__all__ = ["TrainerConfig", "apply_determinism", "parse_duration", "parse_max_time", "parse_trainer_args"]
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,9 @@ class TrainerConfig:
     limit_test_batches: int | float
     limit_predict_batches: int | float
     overfit_batches: int | float
-    val_check_interval: int | float
+    val_check_interval: int | float | str | dict[str, int] | datetime.timedelta
+    # a time-based val_check_interval, in seconds: validation runs when that much time passed since the last one
+    val_check_seconds: float | None
     check_val_every_n_epoch: int | None
     num_sanity_val_steps: int | float
     log_every_n_steps: int
@@ -120,6 +122,11 @@ def _non_negative_int_or_none(value: Any, name: str, minimum: int = 0) -> int | 
 
 def parse_max_time(value: Any) -> datetime.timedelta | None:
     """``max_time`` as a timedelta: a timedelta, a dict of timedelta fields, or "DD:HH:MM:SS"."""
+    return parse_duration(value, "max_time")
+
+
+def parse_duration(value: Any, name: str) -> datetime.timedelta | None:
+    """A duration argument as a timedelta: a timedelta, a dict of timedelta fields, or "DD:HH:MM:SS"."""
     if value is None:
         return None
     if isinstance(value, datetime.timedelta):
@@ -129,7 +136,7 @@ def parse_max_time(value: Any) -> datetime.timedelta | None:
             return datetime.timedelta(**value)
         except TypeError:
             raise MisconfigurationException(
-                f"max_time={value!r} is not valid: dict keys must be timedelta fields (days, hours, minutes, ...)"
+                f"{name}={value!r} is not valid: dict keys must be timedelta fields (days, hours, minutes, ...)"
             ) from None
     if isinstance(value, str):
         parts = value.strip().split(":")
@@ -137,7 +144,7 @@ def parse_max_time(value: Any) -> datetime.timedelta | None:
             days, hours, minutes, seconds = (int(p) for p in parts)
             return datetime.timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
     raise MisconfigurationException(
-        f"max_time={value!r} is not valid: give a datetime.timedelta, a dict such as {{'hours': 1}}, or 'DD:HH:MM:SS'."
+        f"{name}={value!r} is not valid: give a datetime.timedelta, a dict such as {{'hours': 1}}, or 'DD:HH:MM:SS'."
     )
 
 
@@ -153,7 +160,7 @@ def parse_trainer_args(
     limit_test_batches: int | float | None,
     limit_predict_batches: int | float | None,
     overfit_batches: int | float = 0.0,
-    val_check_interval: int | float | None,
+    val_check_interval: int | float | str | datetime.timedelta | dict[str, int] | None,
     check_val_every_n_epoch: int | None,
     num_sanity_val_steps: int | None,
     log_every_n_steps: int | None,
@@ -262,12 +269,25 @@ def parse_trainer_args(
         overfit,
         fast_dev_run,
     )
-    val_check = _batch_limit(val_check_interval, "val_check_interval")
-    if val_check == 0:
-        raise MisconfigurationException(
-            "val_check_interval=0 is not valid: give a fraction in (0.0, 1.0] of the epoch or an int >= 1 of batches"
-            " (to turn validation off, set limit_val_batches=0)."
-        )
+    val_check: Any
+    val_check_seconds: float | None = None
+    if isinstance(val_check_interval, (str, dict, datetime.timedelta)):
+        duration = parse_duration(val_check_interval, "val_check_interval")
+        assert duration is not None
+        val_check, val_check_seconds = val_check_interval, duration.total_seconds()
+    else:
+        val_check = _batch_limit(val_check_interval, "val_check_interval")
+        if val_check == 0:
+            raise MisconfigurationException(
+                "val_check_interval=0 is not valid: give a fraction in (0.0, 1.0] of the epoch or an int >= 1 of"
+                " batches (to turn validation off, set limit_val_batches=0)."
+            )
+        if check_val_every_n_epoch is None and isinstance(val_check_interval, float):
+            raise MisconfigurationException(
+                f"val_check_interval={val_check_interval} is a fraction of an epoch, but check_val_every_n_epoch=None"
+                " counts batches across epochs: give an int number of batches or a duration ('DD:HH:MM:SS', a"
+                " timedelta or a dict such as {'minutes': 5})."
+            )
     num_sanity: int | float = float("inf") if num_sanity_val_steps == -1 else num_sanity_val_steps
     if barebones:
         for name, value in (
@@ -287,7 +307,7 @@ def parse_trainer_args(
             " checkpointing is suppressed."
         )
         max_steps, max_epochs, num_sanity, val_check, check_val_every_n_epoch = n, 1, 0, 1.0, 1
-        max_time = None
+        max_time, val_check_seconds = None, None
     elif max_epochs is None:
         max_epochs = None  # resolved at fit: 1000 unless max_steps or max_time bounds training
     return TrainerConfig(
@@ -297,6 +317,7 @@ def parse_trainer_args(
         min_steps=min_steps,
         max_time=parse_max_time(max_time),
         val_check_interval=val_check,
+        val_check_seconds=val_check_seconds,
         overfit_batches=overfit,
         check_val_every_n_epoch=check_val_every_n_epoch,
         num_sanity_val_steps=num_sanity,

@@ -113,7 +113,7 @@ class TQDMProgressBar(ProgressBar):
             return True
         if current % self.refresh_rate != 0:
             return False
-        return time.monotonic() - self._last_draw >= self.min_redraw_interval
+        return time.perf_counter() - self._last_draw >= self.min_redraw_interval
 
     def _draw(self, bar: Any, current: int, postfix: dict[str, Any] | None = None) -> None:
         if bar is None or bar.disable:
@@ -122,7 +122,7 @@ class TQDMProgressBar(ProgressBar):
         if postfix is not None:
             bar.set_postfix(postfix, refresh=False)
         bar.refresh()
-        self._last_draw = time.monotonic()
+        self._last_draw = time.perf_counter()
 
     # -- sanity check ------------------------------------------------------------------------------------
     @override
