@@ -83,13 +83,16 @@ def parse_class_init_keys(cls: type) -> tuple[str, str | None, str | None]:
 def _init_frame_arguments(frame: types.FrameType) -> tuple[Any, dict[str, Any]]:
     """For the frame of an ``__init__`` call: its ``self`` and its named arguments with ``**kwargs`` spread in.
 
-    ``*args`` values have no names and are left out. Any other frame gives ``(None, {})``. The values are the
+    As in Lightning, only an ``__init__`` written in a class body that refers to its class (``super()`` does) counts;
+    any other frame gives ``(None, {})``. ``*args`` values have no names and are left out. The values are the
     frame's current ones, so an argument reassigned before the call to ``save_hyperparameters`` is saved as it is now.
     """
     code = frame.f_code
     if code.co_name != "__init__" or code.co_argcount == 0:
         return None, {}
     local = frame.f_locals
+    if "__class__" not in local:
+        return None, {}
     named = code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
     arguments = {name: local[name] for name in named[1:] if name in local}
     if code.co_flags & inspect.CO_VARKEYWORDS:

@@ -4,6 +4,7 @@ from argparse import Namespace
 from typing import Any
 
 import pytest
+import torch
 
 import shim
 
@@ -131,3 +132,103 @@ def test_hparams_round_trip_through_a_checkpoint(tmp_path: Any) -> None:
     assert model.loaded_extra == 7
     assert DataModule.load_from_checkpoint(path).hparams.batch_size == 2
     assert DataModule.load_from_checkpoint(path, batch_size=16).hparams.batch_size == 16
+
+
+def test_a_subclass_call_adds_to_and_can_drop_what_the_parent_saved() -> None:
+    class Parent(shim.LightningModule):
+        def __init__(self, a: int = 1, b: int = 2) -> None:
+            super().__init__()
+            self.save_hyperparameters("a", "b")
+
+    class Kid(Parent):
+        def __init__(self, c: int = 3, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            self.save_hyperparameters("c")
+
+    class Dropping(Parent):
+        def __init__(self, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            self.save_hyperparameters(ignore="a")
+
+    assert dict(Kid(a=5).hparams) == {"a": 5, "b": 2, "c": 3}
+    dropping = Dropping(b=7)
+    assert dict(dropping.hparams) == {"b": 7}
+    assert dict(dropping.hparams_initial) == {"b": 7}
+    dropping.remove_ignored_hparams(["b", "not-saved"])
+    assert dict(dropping.hparams) == {}
+
+
+@pytest.mark.parametrize(("value", "message"), [(42, "a int cannot be saved on its own"), (object(), "got a object")])
+def test_single_objects_that_are_no_mapping_raise(value: Any, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        FromDict(value)
+
+
+def test_empty_container_saves_nothing_and_the_containers_argument_name_is_kept() -> None:
+    assert dict(FromDict({}).hparams) == {}
+    assert FromDict(Namespace(a=1))._hparams_name == "conf"
+    assert FromDict({"a": 1}).hparams_initial == {"a": 1}
+
+
+def test_nn_module_hyper_parameters_warn() -> None:
+    class Keeping(shim.LightningModule):
+        def __init__(self, a: int, net: Any) -> None:
+            super().__init__()
+            self.save_hyperparameters()
+
+    with pytest.warns(UserWarning, match=r"'net' is an nn\.Module.*ignore=\['net'\]"):
+        model = Keeping(1, torch.nn.Linear(1, 1))
+    assert list(model.hparams) == ["a", "net"]
+
+
+def test_dataclass_modules_save_their_init_fields() -> None:
+    import dataclasses
+
+    @dataclasses.dataclass
+    class Data(shim.LightningModule):
+        size: int
+        name: str = "x"
+        derived: int = dataclasses.field(default=0, init=False)
+
+        def __post_init__(self) -> None:
+            super().__init__()
+            self.save_hyperparameters(ignore=["name"])
+
+    assert dict(Data(3, name="y").hparams) == {"size": 3}
+
+
+def test_a_fit_drops_unpicklable_hyper_parameters(tmp_path: Any) -> None:
+    from shim.demos.boring_classes import BoringModel
+
+    class Model(BoringModel):
+        def __init__(self, keep: int = 1, fn: Any = lambda x: x) -> None:
+            super().__init__()
+            self.save_hyperparameters()
+
+    model = Model()
+    trainer = shim.Trainer(max_steps=1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                           default_root_dir=str(tmp_path))  # fmt: skip
+    with pytest.warns(UserWarning, match="'fn' cannot be pickled"):
+        trainer.fit(model)
+    assert dict(model.hparams) == {"keep": 1}
+
+
+def test_omegaconf_hyper_parameters_stay_configs_through_a_checkpoint(tmp_path: Any) -> None:
+    omegaconf = pytest.importorskip("omegaconf")
+    from shim.demos.boring_classes import BoringModel
+
+    class Model(BoringModel):
+        def __init__(self, config: Any) -> None:
+            super().__init__()
+            self.save_hyperparameters(config)
+
+    model = Model(omegaconf.OmegaConf.create({"test_arg": 14, "mylist": [15.4, {"a": 1}]}))
+    assert isinstance(model.hparams, omegaconf.DictConfig)
+    trainer = shim.Trainer(max_steps=1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                           default_root_dir=str(tmp_path))  # fmt: skip
+    trainer.fit(model)
+    path = str(tmp_path / "model.ckpt")
+    trainer.save_checkpoint(path)
+    loaded = Model.load_from_checkpoint(path, weights_only=False)
+    assert isinstance(loaded.hparams, omegaconf.DictConfig)
+    assert loaded.hparams.mylist[0] == 15.4

@@ -289,3 +289,82 @@ def test_should_stop_stops_after_the_batch() -> None:
     trainer.fit(Model())
     assert trainer.global_step == 2
     assert trainer.current_epoch == 1
+
+
+def test_freeze_and_unfreeze_return_the_module() -> None:
+    model = BoringModel()
+    assert model.freeze() is model
+    assert not model.training
+    assert not any(p.requires_grad for p in model.parameters())
+    assert model.unfreeze() is model
+    assert model.training
+    assert all(p.requires_grad for p in model.parameters())
+
+
+def test_print_needs_a_trainer() -> None:
+    with pytest.raises(RuntimeError, match="not attached to a `Trainer`"):
+        BoringModel().print("hello")
+
+
+def test_load_from_checkpoint_on_an_instance_raises() -> None:
+    with pytest.raises(TypeError, match=r"call it on the class \(`BoringModel.load_from_checkpoint\(...\)`\)"):
+        BoringModel().load_from_checkpoint("anything.ckpt")
+
+
+def test_a_module_with_a_trainer_attached_can_be_scripted() -> None:
+    model = BoringModel()
+    model.trainer = _trainer()
+    scripted = torch.jit.script(model)
+    x = torch.randn(2, 32)
+    assert torch.equal(scripted(x), model(x))
+
+
+class _Fabric:
+    global_rank = 3
+    loggers: list[Any] = ["first", "second"]
+
+    @property
+    def logger(self) -> Any:
+        return self.loggers[0]
+
+
+def test_fabric_is_held_weakly_and_reaches_child_modules() -> None:
+    import weakref
+
+    ensemble, inner = shim.LightningModule(), shim.LightningModule()
+    ensemble.inner = inner
+    assert ensemble.fabric is None
+    fabric = _Fabric()
+    ensemble.fabric = fabric
+    assert isinstance(inner.fabric, weakref.ProxyType)
+    assert inner.fabric.global_rank == 3
+    del fabric
+    with pytest.raises(ReferenceError):
+        _ = inner.fabric.global_rank
+
+
+def test_under_fabric_trainer_reads_go_to_fabric() -> None:
+    from shim.core.module import _TrainerFabricShim
+
+    model = BoringModel()
+    fabric = _Fabric()
+    model._fabric = fabric  # what Fabric's setup() sets
+    assert isinstance(model.trainer, _TrainerFabricShim)
+    assert model.trainer.global_rank == 3
+    with pytest.raises(AttributeError, match=r"`self\.trainer\.current_epoch` does not exist .* under Fabric"):
+        _ = model.trainer.current_epoch
+    assert (model.logger, model.loggers) == ("first", ["first", "second"])
+
+
+def test_with_lightning_fabric() -> None:
+    fabric_module = pytest.importorskip("lightning_fabric")
+    model = BoringModel()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    fabric = fabric_module.Fabric(accelerator="cpu", devices=1)
+    wrapped, wrapped_optimizer = fabric.setup(model, optimizer)
+    assert wrapped.fabric is fabric
+    assert wrapped.optimizers() is wrapped_optimizer
+    assert wrapped.loggers == []
+    with pytest.raises(IndexError):
+        _ = wrapped.logger
+    assert wrapped.trainer.world_size == 1

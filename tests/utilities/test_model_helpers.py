@@ -143,3 +143,20 @@ def test_a_hook_set_to_none_on_the_class_is_switched_off() -> None:
 
     assert not runs_other_code("validation_step", NoValidation(), LightningModule)
     assert not is_overridden("validation_step", NoValidation())
+
+
+def test_restricted_classmethod_runs_on_the_class_and_refuses_an_instance() -> None:
+    import inspect
+
+    from shim.utilities.model_helpers import _restricted_classmethod
+
+    class Restricted:
+        @_restricted_classmethod
+        def build(cls, value: int = 1) -> tuple[type, int]:
+            return cls, value
+
+    assert Restricted.build(2) == (Restricted, 2)
+    method = Restricted().build  # reading it is fine, as inspect.getmembers does
+    inspect.getmembers(Restricted())
+    with pytest.raises(TypeError, match=r"call it on the class \(`Restricted\.build\(\.\.\.\)`\)"):
+        method()

@@ -1,0 +1,56 @@
+"""self.log / self.log_dict on a module that Lightning Fabric set up: values go to Fabric's loggers."""
+
+from typing import Any
+
+import pytest
+import torch
+
+from shim.demos.boring_classes import BoringModel
+
+
+class _Fabric:
+    """What a module under Fabric talks to: ``log_dict`` and the loggers."""
+
+    def __init__(self) -> None:
+        self.logged: list[dict[str, Any]] = []
+        self.loggers: list[Any] = []
+
+    def log_dict(self, metrics: dict[str, Any]) -> None:
+        self.logged.append(metrics)
+
+
+def _module() -> tuple[BoringModel, _Fabric]:
+    model, fabric = BoringModel(), _Fabric()
+    model.fabric = fabric
+    return model, fabric
+
+
+def test_values_reach_fabric_as_they_were_given() -> None:
+    model, fabric = _module()
+    tensor = torch.tensor(0.5)
+    model.log("int", 1)
+    model.log_dict({"float": 0.1, "tensor": tensor})
+    assert fabric.logged == [{"int": 1}, {"float": 0.1, "tensor": tensor}]
+    assert fabric.logged[1]["tensor"] is tensor
+
+
+def test_logger_false_sends_nothing() -> None:
+    model, fabric = _module()
+    model.log("x", 1, logger=False)
+    model.log_dict({"y": 2}, logger=False)
+    assert fabric.logged == []
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda m: m.log("bad", [1, 2]), "type list cannot be logged"),
+        (lambda m: m.log_dict({"nested": {"a": 1}}), "nested dictionaries cannot be logged"),
+        (lambda m: m.log("metric", object()), "type object cannot be logged"),
+    ],
+)
+def test_values_fabric_cannot_log_are_rejected(call: Any, message: str) -> None:
+    model, fabric = _module()
+    with pytest.raises(ValueError, match=message):
+        call(model)
+    assert fabric.logged == []
