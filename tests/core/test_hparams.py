@@ -158,7 +158,9 @@ def test_a_subclass_call_adds_to_and_can_drop_what_the_parent_saved() -> None:
     assert dict(dropping.hparams) == {}
 
 
-@pytest.mark.parametrize(("value", "message"), [(42, "a int cannot be saved on its own"), (object(), "got a object")])
+@pytest.mark.parametrize(
+    ("value", "message"), [(42, "type int cannot be saved on its own"), (object(), "object of type object")]
+)
 def test_single_objects_that_are_no_mapping_raise(value: Any, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         FromDict(value)

@@ -28,11 +28,11 @@ def _as_hparams(hp: Any) -> MutableMapping[str, Any]:
         return hp
     if isinstance(hp, _PRIMITIVE_TYPES):
         raise ValueError(
-            f"save_hyperparameters({hp!r}): a {type(hp).__name__} cannot be saved on its own; pass the argument's"
-            " name as a string, or a dict, argparse.Namespace or other mutable mapping."
+            f"save_hyperparameters({hp!r}): a value of type {type(hp).__name__} cannot be saved on its own; pass the"
+            " argument's name as a string, or a dict, argparse.Namespace or other mutable mapping."
         )
     raise ValueError(
-        f"save_hyperparameters got a {type(hp).__qualname__}; the object to save must be a dict, an"
+        f"save_hyperparameters got an object of type {type(hp).__qualname__}; the object to save must be a dict, an"
         " argparse.Namespace or another mutable mapping."
     )
 
