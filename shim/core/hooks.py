@@ -7,6 +7,7 @@ from torch import Tensor
 from torch.optim import Optimizer
 
 from shim.utilities.apply_func import move_data_to_device
+from shim.utilities.exceptions import MisconfigurationException
 
 __all__ = ["ModelHooks", "DataHooks", "CheckpointHooks"]
 
@@ -153,19 +154,19 @@ class DataHooks:
 
     def train_dataloader(self) -> Any:
         """Return the training data loader."""
-        raise NotImplementedError("`train_dataloader` must be implemented to be used with the Trainer")
+        raise MisconfigurationException("`train_dataloader` must be implemented to be used with the Trainer")
 
     def val_dataloader(self) -> Any:
         """Return the validation data loader(s)."""
-        raise NotImplementedError("`val_dataloader` must be implemented to be used with the Trainer")
+        raise MisconfigurationException("`val_dataloader` must be implemented to be used with the Trainer")
 
     def test_dataloader(self) -> Any:
         """Return the test data loader(s)."""
-        raise NotImplementedError("`test_dataloader` must be implemented to be used with the Trainer")
+        raise MisconfigurationException("`test_dataloader` must be implemented to be used with the Trainer")
 
     def predict_dataloader(self) -> Any:
         """Return the predict data loader(s)."""
-        raise NotImplementedError("`predict_dataloader` must be implemented to be used with the Trainer")
+        raise MisconfigurationException("`predict_dataloader` must be implemented to be used with the Trainer")
 
     def transfer_batch_to_device(self, batch: Any, device: torch.device, dataloader_idx: int) -> Any:
         """Move a batch to ``device``; handles tensors in nested lists, tuples, dicts, namedtuples and dataclasses."""

@@ -123,14 +123,15 @@ class FitLoop:
         if trainer.limit_train_batches == 0 or not trainer._module_overrides("training_step"):
             return
         loaders = as_loader_list(self.source.request(trainer))
+        if trainer.overfit_batches > 0:
+            loaders = read_in_order(loaders, RunningStage.TRAINING, trainer.overfit_batches)
+        loaders = prepare_loaders(trainer, loaders, self.source, RunningStage.TRAINING)
         if len(loaders) != 1:
             raise MisconfigurationException(
                 f"`train_dataloader` gave {len(loaders)} loaders; shim trains on exactly one loader for now"
                 " (combining several training loaders is not implemented yet)."
             )
-        if trainer.overfit_batches > 0:
-            loaders = read_in_order(loaders, RunningStage.TRAINING, trainer.overfit_batches)
-        self.loader = prepare_loaders(trainer, loaders, self.source, RunningStage.TRAINING)[0]
+        self.loader = loaders[0]
         self._sampler_epoch = None
         self.max_batches = count_batches(trainer, [self.loader], RunningStage.TRAINING, trainer.limit_train_batches)[0]
         self._fetcher = BatchFetcher(self.loader, self.max_batches)

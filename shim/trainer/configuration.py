@@ -2,6 +2,7 @@
 
 from typing import TYPE_CHECKING
 
+from shim.trainer.data import switched_off_loader_error
 from shim.trainer.states import TrainerFn
 from shim.utilities.exceptions import MisconfigurationException
 from shim.utilities.rank_zero import rank_zero_warn
@@ -27,7 +28,7 @@ def verify_loop_configuration(trainer: "Trainer", model: "LightningModule") -> N
                 " `configure_optimizers`."
             )
         if not trainer.fit_loop.source.is_defined():
-            raise MisconfigurationException(
+            raise switched_off_loader_error(trainer.fit_loop.source, fn.value) or MisconfigurationException(
                 "No train dataloader: pass `train_dataloaders` to fit, a datamodule, or implement"
                 " `train_dataloader()` on the model."
             )
@@ -53,13 +54,13 @@ def verify_loop_configuration(trainer: "Trainer", model: "LightningModule") -> N
         loop = trainer.validate_loop if fn == TrainerFn.VALIDATING else trainer.test_loop
         if not loop.source.is_defined():
             prefix = "val" if name == "validation" else "test"
-            raise MisconfigurationException(
+            raise switched_off_loader_error(loop.source, fn.value) or MisconfigurationException(
                 f"No {prefix} dataloader: pass `dataloaders`, a datamodule, or implement `{prefix}_dataloader()`."
             )
     else:
         if not trainer._module_overrides("predict_step") and not trainer._module_overrides("forward"):
             raise MisconfigurationException("`trainer.predict` needs `predict_step` or `forward` on the model.")
         if not trainer.predict_loop.source.is_defined():
-            raise MisconfigurationException(
+            raise switched_off_loader_error(trainer.predict_loop.source, fn.value) or MisconfigurationException(
                 "No predict dataloader: pass `dataloaders`, a datamodule, or implement `predict_dataloader()`."
             )

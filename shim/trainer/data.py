@@ -1,7 +1,7 @@
 """Where a run's data loaders come from, and how many batches of each the loops take."""
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -24,13 +24,17 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DataSource",
+    "add_worker_seeding",
     "as_loader_list",
     "attach_data",
+    "check_iterable",
     "data_hook_owner",
-    "in_given_structure",
     "decide_batch_transfer",
+    "in_given_structure",
+    "loader_argument",
     "parse_num_batches",
     "read_in_order",
+    "switched_off_loader_error",
     "transfer_batch",
 ]
 
@@ -68,9 +72,10 @@ class DataSource:
 
 
 def as_loader_list(loaders: Any) -> list[Any]:
-    """One loader, or a list/tuple/dict of loaders, as a flat list (dict values in order)."""
-    if loaders is None:
-        return []
+    """One loader, or a list/tuple/dict of loaders, as a flat list (dict values in order).
+
+    ``None`` counts as one (invalid) loader, so that the check of each loader reports it.
+    """
     if isinstance(loaders, Mapping):
         return list(loaders.values())
     if isinstance(loaders, (list, tuple)):
@@ -89,12 +94,46 @@ def in_given_structure(given: Any, loaders: list[Any]) -> Any:
     return loaders[0] if loaders else None
 
 
-def check_iterable(loader: Any, source: DataSource) -> None:
-    if isinstance(loader, Iterable):
+def check_iterable(loader: Any, source: DataSource, fn: str) -> None:
+    """Raise unless ``loader`` can be iterated; ``fn`` is the entry point that runs (``"fit"``, ``"test"``, ...).
+
+    Raises:
+        TypeError: Naming where the loader came from (an argument of ``fn`` or a ``*_dataloader()`` method).
+    """
+    if isinstance(loader, DataLoader):
+        return  # iter() on a DataLoader may start worker processes: it is known to be iterable
+    try:
+        iter(loader)
+    except TypeError:
+        pass
+    else:
         return
+    if source.is_method():
+        raise TypeError(
+            f"`{type(source.instance).__name__}.{source.name}()` returned {loader!r}, which is not iterable: return a"
+            " `DataLoader` or another iterable of batches (or a list or dict of them)."
+        )
     raise TypeError(
-        f"`{source.name}` must give an iterable such as a `torch.utils.data.DataLoader`, got"
-        f" {type(loader).__name__}: {loader!r}"
+        f"`Trainer.{fn}({loader_argument(source, fn)}=...)` got {loader!r}, which is not iterable: pass a"
+        " `DataLoader` or another iterable of batches (or a list or dict of them)."
+    )
+
+
+def loader_argument(source: DataSource, fn: str) -> str:
+    """The argument of ``Trainer.<fn>`` that gives ``source``'s loaders."""
+    if fn != "fit":
+        return "dataloaders"
+    return "train_dataloaders" if source.name == "train_dataloader" else "val_dataloaders"
+
+
+def switched_off_loader_error(source: DataSource, fn: str) -> TypeError | None:
+    """The error for a run whose loader method was set to None (and no loader was passed), else None."""
+    if source.instance is None or not source.is_method() or getattr(source.instance, source.name, None) is not None:
+        return None
+    return TypeError(
+        f"`Trainer.{fn}({loader_argument(source, fn)}=None)` has no loader to use and"
+        f" `{type(source.instance).__name__}.{source.name}` is None: pass a `DataLoader` to `{fn}()`, or implement"
+        f" `{source.name}()`."
     )
 
 

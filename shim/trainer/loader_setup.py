@@ -27,9 +27,10 @@ def prepare_loaders(trainer: "Trainer", loaders: list[Any], source: DataSource, 
     workers. Outside ``fit`` the samplers learn the current epoch (some users shuffle evaluation data by epoch).
     """
     name = f"{stage.dataloader_prefix}_dataloader"
+    fn = trainer.state.fn.value if trainer.state.fn is not None else "fit"
     prepared = []
     for loader in loaders:
-        check_iterable(loader, source)
+        check_iterable(loader, source, fn)
         if stage != RunningStage.TRAINING and is_shuffled(loader):
             rank_zero_warn(
                 f"The `{name}` shuffles its samples (its sampler is a RandomSampler); evaluation does not need that,"

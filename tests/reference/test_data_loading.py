@@ -222,3 +222,35 @@ def test_loader_properties_keep_the_given_structure_as_lightning(lightning: Modu
         ("list", ["DataLoader"]),
     ]
     assert _loader_shapes(shim, tmp_path / "shim") == expected
+
+
+def _invalid_loader_errors(pkg: ModuleType) -> list[tuple[str, str, str, str]]:
+    boring = importlib.import_module(f"{pkg.__name__}.demos.boring_classes")
+    seen = []
+    entry_points = [("fit", "train_dataloaders", "train"), ("validate", "dataloaders", "val")]
+    entry_points += [("test", "dataloaders", "test"), ("predict", "dataloaders", "predict")]
+    for fn, argument, prefix in entry_points:
+        for value in [None, object(), [1, object()]]:
+            for via in ("argument", "method"):
+                model = boring.BoringModel()
+                for name in ("train", "val", "test", "predict"):
+                    setattr(model, f"{name}_dataloader", None)
+                trainer = pkg.Trainer(fast_dev_run=1, logger=False, enable_progress_bar=False)
+                try:
+                    if via == "argument":
+                        getattr(trainer, fn)(model, **{argument: value})
+                    else:
+                        setattr(model, f"{prefix}_dataloader", lambda value=value: value)
+                        getattr(trainer, fn)(model)
+                    error = "none"
+                except Exception as caught:  # the class is what is compared
+                    error = type(caught).__name__
+                seen.append((fn, via, type(value).__name__, error))
+    return seen
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_invalid_loaders_raise_as_in_lightning(lightning: ModuleType) -> None:
+    expected = _invalid_loader_errors(lightning)
+    assert {error for *_, error in expected} == {"TypeError"}
+    assert _invalid_loader_errors(shim) == expected
