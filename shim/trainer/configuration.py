@@ -61,6 +61,6 @@ def verify_loop_configuration(trainer: "Trainer", model: "LightningModule") -> N
         if not trainer._module_overrides("predict_step") and not trainer._module_overrides("forward"):
             raise MisconfigurationException("`trainer.predict` needs `predict_step` or `forward` on the model.")
         if not trainer.predict_loop.source.is_defined():
-            raise switched_off_loader_error(trainer.predict_loop.source, fn.value) or MisconfigurationException(
+            raise switched_off_loader_error(trainer.predict_loop.source, "predict") or MisconfigurationException(
                 "No predict dataloader: pass `dataloaders`, a datamodule, or implement `predict_dataloader()`."
             )
