@@ -1,5 +1,6 @@
 """``CUDAAccelerator``: training on NVIDIA GPUs."""
 
+from collections.abc import MutableSequence
 from typing import Any
 
 import torch
@@ -58,7 +59,7 @@ class CUDAAccelerator(Accelerator):
                 indices = list(range(devices))
             else:
                 raise MisconfigurationException(f"devices={devices} is not valid for GPUs: give an int > 0 or -1")
-        elif isinstance(devices, (list, tuple)):
+        elif isinstance(devices, (MutableSequence, tuple)):  # a list, or a config's list (OmegaConf's ListConfig)
             indices = [int(d) for d in devices]
         else:
             raise MisconfigurationException(f"devices={devices!r} is not valid for GPUs")
