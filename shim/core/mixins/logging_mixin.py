@@ -132,6 +132,11 @@ class LoggingMixin(nn.Module):
                     f"`self.log({name!r}, value)`: the tensor must have one element, got shape {tuple(value.shape)};"
                     " log a reduction such as `value.mean()`."
                 )
+            if logger and trainer.logger is None:
+                rank_zero_warn(
+                    f"`self.log({name!r}, ..., logger=True)` asks for a logger, but the Trainer has none: the value"
+                    " reaches the progress bar and the callbacks only. Pass `Trainer(logger=...)` to record it."
+                )
         if is_tensor:
             if value.ndim:
                 value = value.squeeze()

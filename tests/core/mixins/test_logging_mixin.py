@@ -54,3 +54,25 @@ def test_values_fabric_cannot_log_are_rejected(call: Any, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         call(model)
     assert fabric.logged == []
+
+
+def test_asking_for_a_logger_without_one_warns(tmp_path: Any) -> None:
+    import shim
+
+    class Model(BoringModel):
+        def training_step(self, batch: Any, batch_idx: int) -> Any:
+            self.log("with_logger", 1.0, logger=True)
+            self.log("default", 1.0)  # logger=None: no warning
+            return super().training_step(batch, batch_idx)
+
+    trainer = shim.Trainer(max_steps=2, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                           limit_val_batches=0, default_root_dir=str(tmp_path))  # fmt: skip
+    with pytest.warns(UserWarning, match="asks for a logger") as caught:
+        trainer.fit(Model())
+    about_logger = [str(w.message) for w in caught if "asks for a logger" in str(w.message)]
+    # one per call, as Lightning warns on every such call (the warnings filter then shows it once)
+    assert about_logger == [
+        "`self.log('with_logger', ..., logger=True)` asks for a logger, but the Trainer has none: the value reaches"
+        " the progress bar and the callbacks only. Pass `Trainer(logger=...)` to record it."
+    ] * 2
+    assert trainer.callback_metrics["with_logger"].item() == 1.0
