@@ -160,3 +160,47 @@ def test_warning_classes_match_lightning(lightning: ModuleType, case: str, tmp_p
     warned = _warned(shim, case, tmp_path)
     assert warned, f"shim warned nothing for {case}"
     assert warned == _warned(lightning, case, tmp_path)
+
+
+_LOGGING_ERRORS: dict[str, tuple[str, Callable[[Any], Any]]] = {
+    "log with neither on_step nor on_epoch": (
+        "training_step",
+        lambda m: m.log("x", 1.0, on_step=False, on_epoch=False),
+    ),
+    "log with an unknown reduce_fx": ("training_step", lambda m: m.log("x", 1.0, reduce_fx="median")),
+    "log a name with a dataloader suffix": ("training_step", lambda m: m.log("x/dataloader_idx_0", 1.0)),
+    "log a tensor of two elements": ("training_step", lambda m: m.log("x", torch.ones(2))),
+    "log in predict_step": ("predict_step", lambda m: m.log("x", 1.0)),
+    "log in setup": ("setup", lambda m: m.log("x", 1.0)),
+    "log on_step in on_train_start": ("on_train_start", lambda m: m.log("x", 1.0, on_step=True)),
+    "log in configure_optimizers": ("configure_optimizers", lambda m: m.log("x", 1.0)),
+}
+
+
+def _logging_error(pkg: ModuleType, case: str, tmp_path: Any) -> BaseException:
+    hook, call = _LOGGING_ERRORS[case]
+    base = _boring(pkg).BoringModel
+
+    def hooked(self: Any, *args: Any, **kwargs: Any) -> Any:
+        call(self)
+        return getattr(base, hook)(self, *args, **kwargs)
+
+    model = type("Model", (base,), {hook: hooked})()
+    trainer = _trainer(pkg, max_steps=1, limit_val_batches=0, default_root_dir=str(tmp_path))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            if hook == "predict_step":
+                trainer.predict(model, dataloaders=model.train_dataloader())
+            else:
+                trainer.fit(model)
+        except Exception as error:  # the error is what the test compares
+            return error
+    raise AssertionError(f"{pkg.__name__}: {case} raised nothing")
+
+
+@pytest.mark.parametrize("case", sorted(_LOGGING_ERRORS))
+def test_logging_error_class_matches_lightning(lightning: ModuleType, case: str, tmp_path: Any) -> None:
+    expected = type(_logging_error(lightning, case, tmp_path))
+    error = _logging_error(shim, case, tmp_path)
+    assert _catches(expected, error), f"Lightning raises {expected.__name__}, shim {type(error).__name__}: {error}"
