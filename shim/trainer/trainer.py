@@ -29,7 +29,7 @@ from shim.utilities.apply_func import convert_tensors_to_scalars
 from shim.utilities.argparse import ArgparseConstructors, defaults_from_env_vars
 from shim.utilities.exceptions import MisconfigurationException
 from shim.utilities.model_helpers import is_overridden, own_methods
-from shim.utilities.rank_zero import PossibleUserWarning, rank_zero_deprecation, rank_zero_warn
+from shim.utilities.rank_zero import PossibleUserWarning, rank_zero_deprecation, rank_zero_warn, share_rank_zero_only
 
 __all__ = ["Trainer"]
 
@@ -114,6 +114,7 @@ class Trainer(TrainerProperties, ArgparseConstructors):
             MisconfigurationException: If an argument has a value that is not allowed; the message names it.
             TypeError: For an unknown keyword argument.
         """
+        share_rank_zero_only()  # lightning_utilities' rank_zero_only (if installed) is the public one from here on
         legacy = translate_1x_arguments(
             accelerator=accelerator,
             devices=devices,

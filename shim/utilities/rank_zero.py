@@ -13,6 +13,7 @@ __all__ = [
     "current_rank",
     "get_logger",
     "set_rank",
+    "share_rank_zero_only",
     "rank_zero_debug",
     "rank_zero_info",
     "rank_zero_only",  # noqa: F822 (resolved on first use, see __getattr__)
@@ -134,13 +135,7 @@ def set_rank(rank: int) -> None:
 
 
 def _public_rank_zero_only() -> Any:
-    import importlib.util
-
-    try:
-        installed = importlib.util.find_spec("lightning_utilities") is not None
-    except (ImportError, ValueError):
-        installed = False
-    if not installed:
+    if not _lightning_utilities_installed():
         return _rank_zero_only
     import importlib
 
@@ -162,7 +157,8 @@ def __getattr__(name: str) -> Any:
 class _SetRankOnImport(importlib.abc.MetaPathFinder):
     """Sets ``rank_zero_only.rank`` of lightning_utilities when that module is imported, as Lightning's import does.
 
-    Only that one module name is looked at; every other import passes through untouched.
+    Only that one module name is looked at; every other import passes through untouched. The finder is there only
+    between ``import shim`` and the first Trainer, which imports the module itself (``share_rank_zero_only``).
     """
 
     def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
@@ -170,6 +166,7 @@ class _SetRankOnImport(importlib.abc.MetaPathFinder):
             return None
         import importlib.machinery
 
+        _remove_import_hook()
         spec = importlib.machinery.PathFinder.find_spec(fullname, path)
         if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
             return spec
@@ -185,10 +182,31 @@ class _SetRankOnImport(importlib.abc.MetaPathFinder):
         return spec
 
 
+def _remove_import_hook() -> None:
+    sys.meta_path[:] = [finder for finder in sys.meta_path if not isinstance(finder, _SetRankOnImport)]
+
+
+def _lightning_utilities_installed() -> bool:
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec("lightning_utilities") is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def share_rank_zero_only() -> None:
+    """Import lightning_utilities' ``rank_zero_only`` (where installed) with this process's rank set; called by the
+    Trainer, so that a training run looks at no import on shim's behalf."""
+    if any(isinstance(finder, _SetRankOnImport) for finder in sys.meta_path):
+        _remove_import_hook()
+        __getattr__("rank_zero_only")
+
+
 if _SHARED_MODULE in sys.modules:
     if not hasattr(sys.modules[_SHARED_MODULE].rank_zero_only, "rank"):
         set_rank(_rank_zero_only.rank)
-elif not any(isinstance(finder, _SetRankOnImport) for finder in sys.meta_path):
+elif _lightning_utilities_installed() and not any(isinstance(f, _SetRankOnImport) for f in sys.meta_path):
     sys.meta_path.insert(0, _SetRankOnImport())
 
 

@@ -136,3 +136,18 @@ def test_set_rank_reaches_both_decorators_and_shims_own_checks(monkeypatch: pyte
     assert _rank_zero_only(lambda: "runs")() == "runs"
     theirs.rank = 1
     assert _rank_zero_only(lambda: "runs")() is None
+
+
+def test_the_first_trainer_takes_lightning_utilities_decorator_and_leaves_imports_alone() -> None:
+    # between `import shim` and the first Trainer a finder waits for lightning_utilities' import; the Trainer
+    # imports it itself (rank set) and removes the finder, so a training run's imports pass no shim code
+    code = (
+        "import sys, shim\n"
+        "from shim.utilities.rank_zero import _SetRankOnImport\n"
+        "def hooked(): return any(isinstance(f, _SetRankOnImport) for f in sys.meta_path)\n"
+        "print(hooked(), 'lightning_utilities' in sys.modules)\n"
+        "shim.Trainer(logger=False)\n"
+        "from lightning_utilities.core.rank_zero import rank_zero_only\n"
+        "print(hooked(), rank_zero_only.rank)\n"
+    )
+    assert _run(code, RANK="2") == ["True", "False", "False", "2"]
