@@ -11,11 +11,14 @@ import pickle
 import types
 from collections.abc import MutableMapping, Sequence
 from dataclasses import fields, is_dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from torch import nn
 
 from shim.utilities.rank_zero import rank_zero_warn
+
+if TYPE_CHECKING:
+    from shim.tuner.attributes import lightning_getattr, lightning_hasattr, lightning_setattr
 
 __all__ = [
     "AttributeDict",
@@ -23,9 +26,25 @@ __all__ = [
     "collect_init_args",
     "get_init_args",
     "is_picklable",
+    "lightning_getattr",
+    "lightning_hasattr",
+    "lightning_setattr",
     "parse_class_init_keys",
     "save_hyperparameters",
 ]
+
+
+_ATTRIBUTE_LOOKUPS = ("lightning_getattr", "lightning_hasattr", "lightning_setattr")
+
+
+def __getattr__(name: str) -> Any:
+    # the attribute lookups the tuner uses live in shim.tuner.attributes; read from there on first use, since
+    # importing the tuner here would import the Trainer while the core classes are still being defined
+    if name in _ATTRIBUTE_LOOKUPS:
+        from shim.tuner import attributes
+
+        return getattr(attributes, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class AttributeDict(dict[str, Any]):

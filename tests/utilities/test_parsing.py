@@ -88,3 +88,14 @@ def test_collect_init_args_stops_at_a_frame_of_another_class() -> None:
             self.child = Base(5)
 
     assert Owner().child.args == [{"a": 5, "b": 2}]
+
+
+def test_the_tuners_attribute_lookups_are_importable_from_parsing() -> None:
+    from shim.tuner import attributes
+    from shim.utilities import parsing
+
+    assert parsing.lightning_hasattr is attributes.lightning_hasattr
+    assert parsing.lightning_getattr is attributes.lightning_getattr
+    assert parsing.lightning_setattr is attributes.lightning_setattr
+    with pytest.raises(AttributeError, match="no attribute 'lightning_delattr'"):
+        _ = parsing.lightning_delattr
