@@ -11,6 +11,7 @@ from torch.optim.lr_scheduler import LRScheduler, OneCycleLR, ReduceLROnPlateau
 from shim.utilities.exceptions import MisconfigurationException
 from shim.utilities.model_helpers import is_overridden
 from shim.utilities.rank_zero import rank_zero_warn
+from shim.utilities.signature import is_param_in_hook_signature
 
 if TYPE_CHECKING:
     from shim.core.module import LightningModule
@@ -239,6 +240,12 @@ def init_optimizers_and_schedulers(model: "LightningModule") -> tuple[list[Optim
     optimizers, schedulers, monitor = _split_optimizer_conf(conf)
     automatic = model.automatic_optimization
     configs = [_scheduler_config(s, monitor, automatic) for s in schedulers]
+    if automatic and is_param_in_hook_signature(model.training_step, "optimizer_idx", explicit=True):
+        raise RuntimeError(
+            "`training_step` takes `optimizer_idx`: that is how Lightning 1.x ran several optimizers, which 2.x does"
+            " only under manual optimization. Remove the argument, set `self.automatic_optimization = False` and"
+            " step each optimizer in `training_step` (`opt1, opt2 = self.optimizers()`)."
+        )
     if automatic and len(optimizers) > 1:
         raise RuntimeError(
             f"`configure_optimizers` returned {len(optimizers)} optimizers, but several optimizers need manual"

@@ -130,6 +130,16 @@ def test_several_optimizers_need_manual_optimization() -> None:
         _quiet(max_epochs=1, limit_train_batches=1).fit(_ReturnsFromConfigureOptimizers(opts))
 
 
+def test_optimizer_idx_in_training_step_needs_manual_optimization() -> None:
+    # Lightning 2.x: the 1.x way of several optimizers (training_step takes optimizer_idx) is an error
+    class OneXStyle(BoringModel):
+        def training_step(self, batch: Any, batch_idx: int, optimizer_idx: int) -> Any:  # type: ignore[override]
+            return super().training_step(batch, batch_idx)
+
+    with pytest.raises(RuntimeError, match="`optimizer_idx`.*manual optimization"):
+        _quiet(max_epochs=1, limit_train_batches=1).fit(OneXStyle())
+
+
 class _NoTrainingStep(shim.LightningModule):
     def configure_optimizers(self) -> Any:
         return None
