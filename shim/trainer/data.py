@@ -14,7 +14,7 @@ from shim.plugins.precision.precision import Precision
 from shim.trainer.distributed_sampler import rebuild_loader
 from shim.trainer.states import RunningStage
 from shim.utilities.exceptions import MisconfigurationException
-from shim.utilities.model_helpers import is_overridden, own_methods, runs_own_methods
+from shim.utilities.model_helpers import is_overridden, own_methods, runs_other_code, runs_own_methods
 from shim.utilities.rank_zero import rank_zero_warn
 from shim.utilities.seed import pl_worker_init_function
 
@@ -59,7 +59,7 @@ class DataSource:
             return False
         if not self.is_method():
             return True
-        return is_overridden(self.name, self.instance, DataHooks)
+        return runs_other_code(self.name, self.instance, DataHooks)
 
     def request(self, trainer: "Trainer") -> Any:
         from shim.core.module import LightningModule
@@ -222,8 +222,9 @@ def data_hook_owner(trainer: "Trainer", name: str) -> Any:
     owner = trainer._data_hook_owners.get(name)
     if owner is None:
         owner = trainer.lightning_module
+        # as Lightning decides it: a datamodule's hook is used only when its class overrides it
         if is_overridden(name, trainer.datamodule, LightningDataModule):
-            if trainer._module_overrides(name):
+            if is_overridden(name, trainer.lightning_module):
                 rank_zero_warn(
                     f"`{name}` is overridden in both the LightningModule and the LightningDataModule; the"
                     " datamodule's is used."

@@ -18,6 +18,7 @@ from shim.trainer.configuration import verify_loop_configuration
 from shim.trainer.data import decide_batch_transfer
 from shim.trainer.states import RunningStage, TrainerFn, TrainerStatus
 from shim.tuner.search import _TunerExitException
+from shim.utilities.model_helpers import is_overridden
 from shim.utilities.parsing import clean_namespace
 from shim.utilities.rank_zero import PossibleUserWarning, rank_zero_info, rank_zero_warn
 from shim.utilities.seed import isolate_rng
@@ -98,7 +99,7 @@ def run(
     trainer.strategy.setup_environment()
     prepare_data(trainer)
     setup_hooks(trainer, fn)
-    trainer._hooks.module("configure_sharded_model") if trainer._module_overrides("configure_sharded_model") else None
+    trainer._hooks.module("configure_sharded_model") if is_overridden("configure_sharded_model", model) else None
     trainer._hooks.module("configure_model")
     checkpoint = None
     if trainer.ckpt_path is not None:
@@ -128,7 +129,7 @@ def run(
 def run_stage(trainer: "Trainer") -> Any:
     fn = trainer.state.fn
     module = trainer.lightning_module
-    module.zero_grad(set_to_none=True)
+    module.zero_grad()
     if fn == TrainerFn.FITTING:
         with isolate_rng():
             run_sanity_check(trainer)
