@@ -66,6 +66,13 @@ def _int_or_float(value: str) -> int | float:
     return float(value) if "." in str(value) or "e" in str(value).lower() else int(value)
 
 
+def _int_float_or_str(value: str) -> int | float | str:
+    try:
+        return _int_or_float(value)
+    except ValueError:
+        return value
+
+
 def _gpus_type(value: str) -> int | str:
     """``"2"`` and ``"-1"`` are counts; ``"0,1"`` stays text (Lightning 1.9's ``gpus``/``tpu_cores``)."""
     _check_devices(value)
@@ -187,6 +194,8 @@ def _argument_type(name: str, allowed: tuple[type, ...]) -> tuple[Callable[[str]
         parse = _positive_int
     if set(allowed) == {int, float}:
         parse = _int_or_float
+    if name == "val_check_interval":  # a number as in 1.9, or a 2.x duration such as "00:00:10:00"
+        parse = _int_float_or_str
     if name == "track_grad_norm":
         parse = float
     if name == "precision":

@@ -60,6 +60,14 @@ def test_parses_as_lightning_19(line: list[str], expected: dict[str, Any]) -> No
     assert {name: getattr(args, name) for name in expected} == expected
 
 
+def test_a_duration_val_check_interval_reads_as_text() -> None:
+    # shim's Trainer also takes Lightning 2.x's time-based interval; a number still reads as in 1.9
+    args = _parser().parse_args(["--val_check_interval", "00:00:10:00"])
+    assert args.val_check_interval == "00:00:10:00"
+    trainer = shim.Trainer.from_argparse_args(args, logger=False)
+    assert trainer._config.val_check_seconds == 600.0
+
+
 def test_defaults_equal_the_constructor_defaults() -> None:
     args = _parser().parse_args([])
     defaults = shim.Trainer.default_attributes()
