@@ -12,13 +12,13 @@ from torch import nn
 
 from shim.loops.fetcher import BatchFetcher
 from shim.loops.progress import BatchProgress
+from shim.loops.results_table import print_results
 from shim.plugins.precision.precision import _NO_CONTEXT, Precision
 from shim.strategies.strategy import Strategy
 from shim.trainer.data import DataSource, as_loader_list, in_given_structure, read_in_order, transfer_batch
 from shim.trainer.loader_setup import count_batches, prepare_loaders, set_sampler_epoch
 from shim.trainer.metrics import ResultCollection
 from shim.trainer.states import RunningStage, TrainerFn
-from shim.utilities.apply_func import convert_tensors_to_scalars
 from shim.utilities.model_helpers import own_methods, runs_own_methods
 from shim.utilities.signature import is_param_in_hook_signature
 
@@ -293,29 +293,3 @@ class EvaluationLoop:
 
     def teardown(self) -> None:
         self.results.cpu()
-
-
-def print_results(results: list[dict[str, Any]], stage: str) -> None:
-    """Print the metrics of an evaluation run as a table, one column per data loader."""
-    import shutil
-
-    if not any(results):
-        return
-    results = [convert_tensors_to_scalars(r) for r in results]
-    suffix = "/dataloader_idx_"
-    names = sorted({name.split(suffix)[0] for r in results for name in r})
-    if not names:
-        return
-    headers = [f"{stage} Metric".capitalize()] + [f"DataLoader {i}" for i in range(len(results))]
-    term_width = shutil.get_terminal_size(fallback=(120, 30)).columns
-    width = min(max(len(max(names, key=len)), len(max(headers, key=len)), 25), term_width // 2)
-    bar = "─" * term_width
-    lines = [bar, "".join(f"{h:^{width}}" for h in headers).rstrip(), bar]
-    for name in names:
-        cells = [name]
-        for i, result in enumerate(results):
-            value = result.get(name, result.get(f"{name}{suffix}{i}"))
-            cells.append("" if value is None else str(value))
-        lines.append("".join(f"{c:^{width}}" for c in cells).rstrip())
-    lines.append(bar)
-    print("\n".join(lines))

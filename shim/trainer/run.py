@@ -93,6 +93,9 @@ def run(
     model.trainer = trainer
     trainer.strategy.connect(model)
     trainer.callbacks = add_model_callbacks(trainer.callbacks, trainer._hooks.module("configure_callbacks"))
+    for callback in trainer.callbacks:  # as in Lightning, a callback can call `self.log` / `self.log_dict`
+        callback.log = model.log  # type: ignore[attr-defined]
+        callback.log_dict = model.log_dict  # type: ignore[attr-defined]
     trainer._hooks.reset()
     trainer._module_overrides_cache = {}
     verify_loop_configuration(trainer, model)
