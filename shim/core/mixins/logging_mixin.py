@@ -100,6 +100,9 @@ class LoggingMixin(nn.Module):
         store = trainer._metrics
         results = store.results
         if results is None:
+            # the stage may have been set on `trainer.state` directly, which does not tell the metric store
+            results = store.results = trainer._results
+        if results is None:
             raise MisconfigurationException(
                 f"`self.log({name!r}, ...)` is not supported here: no loop that records metrics is running"
                 " (predict hooks cannot log)."

@@ -76,3 +76,19 @@ def test_asking_for_a_logger_without_one_warns(tmp_path: Any) -> None:
         " the progress bar and the callbacks only. Pass `Trainer(logger=...)` to record it."
     ] * 2
     assert trainer.callback_metrics["with_logger"].item() == 1.0
+
+
+def test_log_finds_the_loop_when_the_stage_was_set_on_the_state_directly() -> None:
+    import torch
+
+    import shim
+    from shim.demos.boring_classes import BoringModel
+    from shim.trainer.states import RunningStage
+
+    model, trainer = BoringModel(), shim.Trainer(logger=False)
+    trainer.state.stage = RunningStage.TRAINING
+    model._current_fx_name = "training_step"
+    model.trainer = trainer
+    model.log("foo", torch.tensor([1.5]), on_epoch=True)
+    assert trainer.callback_metrics["foo"].ndim == 0
+    assert trainer.callback_metrics["foo"].item() == 1.5
