@@ -1,6 +1,8 @@
 """``LightningDataModule``: the data side of a project (download, split, loaders) in one object."""
 
-from collections.abc import Iterable, Mapping
+import inspect
+import os
+from collections.abc import Iterable, Mapping, Sized
 from typing import Any
 
 from torch.utils.data import DataLoader, Dataset, IterableDataset
@@ -56,23 +58,35 @@ class LightningDataModule(DataHooks, HyperparametersMixin):
         num_workers: int = 0,
         **datamodule_kwargs: Any,
     ) -> "LightningDataModule":
-        """Build a datamodule whose loaders wrap the given datasets (train shuffled, the others not).
+        """Build a datamodule whose loaders wrap the given datasets (train shuffled, the others not, memory pinned).
 
-        Each argument may be one dataset, a sequence of datasets or a mapping of names to datasets.
+        Each argument may be one dataset, a sequence of datasets or a mapping of names to datasets. ``batch_size`` and
+        ``num_workers`` are also passed to the datamodule's constructor where it has them (or takes ``**kwargs``);
+        ``datamodule_kwargs`` always are.
         """
 
         def loader(ds: Dataset, shuffle: bool) -> DataLoader:
             shuffle &= not isinstance(ds, IterableDataset)
-            return DataLoader(ds, batch_size=batch_size, shuffle=shuffle, num_workers=num_workers)
+            return DataLoader(ds, batch_size=batch_size, shuffle=shuffle, num_workers=num_workers, pin_memory=True)
 
         def loaders(ds: Any, shuffle: bool) -> Any:
+            if isinstance(ds, Dataset):
+                return loader(ds, shuffle)
             if isinstance(ds, Mapping):
-                return {key: loader(d, shuffle) for key, d in ds.items()}
+                return {key: loaders(d, shuffle) for key, d in ds.items()}
             if isinstance(ds, (list, tuple)):
-                return [loader(d, shuffle) for d in ds]
-            return loader(ds, shuffle)
+                return type(ds)(loaders(d, shuffle) for d in ds)
+            return ds  # as in Lightning, only datasets become loaders
 
-        datamodule = cls(**datamodule_kwargs)
+        # batch_size and num_workers also go to the constructor where it takes them
+        parameters = inspect.signature(cls.__init__).parameters
+        takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
+        special = {
+            name: value
+            for name, value in (("batch_size", batch_size), ("num_workers", num_workers))
+            if takes_any or name in parameters
+        }
+        datamodule = cls(**datamodule_kwargs, **special)
         if train_dataset is not None:
             datamodule.train_dataloader = lambda: loaders(train_dataset, True)  # type: ignore[method-assign]
         if val_dataset is not None:
@@ -82,6 +96,33 @@ class LightningDataModule(DataHooks, HyperparametersMixin):
         if predict_dataset is not None:
             datamodule.predict_dataloader = lambda: loaders(predict_dataset, False)  # type: ignore[method-assign]
         return datamodule
+
+    def __str__(self) -> str:
+        """One line per loader method: ``{Train dataloader: size=64}``, ``size=NA`` for a dataset without a length,
+        ``None`` where the method gives no loader (not set up yet, say), ``1. size=16 ; 2. size=NA`` for several."""
+        lines = []
+        for title, method in (
+            ("Train dataloader", "train_dataloader"),
+            ("Validation dataloader", "val_dataloader"),
+            ("Test dataloader", "test_dataloader"),
+            ("Predict dataloader", "predict_dataloader"),
+        ):
+            try:
+                loaders = getattr(self, method)()
+            except Exception:  # not implemented, or not set up yet: Lightning reports it as None too
+                loaders = None
+            if isinstance(loaders, DataLoader):
+                text = _dataset_size(loaders)
+            elif isinstance(loaders, (Mapping, list, tuple)):
+                items = loaders.values() if isinstance(loaders, Mapping) else loaders
+                text = " ; ".join(
+                    f"{i}. {_dataset_size(item)}" if isinstance(item, DataLoader) else "None"
+                    for i, item in enumerate(items, start=1)
+                )
+            else:
+                text = "None"
+            lines.append(f"{{{title}: {text}}}")
+        return os.linesep.join(lines)
 
     @_restricted_classmethod
     def load_from_checkpoint(
@@ -109,3 +150,8 @@ class LightningDataModule(DataHooks, HyperparametersMixin):
 
     def on_exception(self, exception: BaseException) -> None:
         """Called when fit, validate, test or predict raises."""
+
+
+def _dataset_size(loader: DataLoader) -> str:
+    dataset = loader.dataset
+    return f"size={len(dataset)}" if isinstance(dataset, Sized) else "size=NA"

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 import torch
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, TensorDataset
 
 import shim
 from tests.recording import describe
@@ -71,3 +71,45 @@ def test_datamodule_fit_validate_predict(lightning: ModuleType, tmp_path: Any) -
     assert results == expected_results
     for key, value in expected_weights.items():
         torch.testing.assert_close(weights[key], value, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("stage", [None, "fit", "validate", "test", "predict"])
+@pytest.mark.parametrize("no_len", [False, True])
+def test_str_describes_the_loaders_as_lightning(lightning: ModuleType, stage: str | None, no_len: bool) -> None:
+    texts = []
+    for pkg in (lightning, shim):
+        boring = importlib.import_module(f"{pkg.__name__}.demos.boring_classes")
+        datamodule = boring.BoringDataModuleNoLen() if no_len else boring.BoringDataModule()
+        if stage is not None:
+            datamodule.setup(stage)
+        texts.append(str(datamodule))
+    assert texts[1] == texts[0]
+    assert texts[0].count("{") == 4
+
+
+def test_str_of_several_loaders() -> None:
+    data = [TensorDataset(torch.zeros(n, 1)) for n in (3, 5, 2)]
+    datamodule = shim.LightningDataModule.from_datasets(train_dataset=data[:2], val_dataset={"a": data[2]})
+    assert str(datamodule).splitlines() == [
+        "{Train dataloader: 1. size=3 ; 2. size=5}",
+        "{Validation dataloader: 1. size=2}",
+        "{Test dataloader: None}",
+        "{Predict dataloader: None}",
+    ]
+
+
+def test_from_datasets_builds_the_loaders_lightning_builds(lightning: ModuleType) -> None:
+    def loaders(pkg: ModuleType) -> list[tuple[Any, ...]]:
+        class WithSizes(pkg.LightningDataModule):  # type: ignore[name-defined, misc]
+            def __init__(self, batch_size: int = 1, other: int = 0) -> None:
+                super().__init__()
+                self.batch_size, self.other = batch_size, other
+
+        train, val = TensorDataset(torch.zeros(8, 2)), TensorDataset(torch.zeros(4, 2))
+        datamodule = WithSizes.from_datasets(train, val_dataset=[val], batch_size=4, other=7)
+        made = [datamodule.train_dataloader(), *datamodule.val_dataloader()]
+        return [(datamodule.batch_size, datamodule.other)] + [
+            (type(dl.sampler).__name__, dl.batch_size, dl.num_workers, dl.pin_memory) for dl in made
+        ]
+
+    assert loaders(shim) == loaders(lightning)
