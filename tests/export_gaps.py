@@ -59,7 +59,6 @@ GAPS: dict[str, str] = {
     "pytorch_lightning.trainer.seed_everything": _NOT_YET,
     # utilities
     "pytorch_lightning.utilities.CombinedLoader": _NOT_YET,
-    "pytorch_lightning.utilities.disable_possible_user_warnings": _NOT_YET,
     "pytorch_lightning.utilities.find_shared_parameters": _NOT_YET,
     "pytorch_lightning.utilities.grad_norm": _NOT_YET,
     "pytorch_lightning.utilities.is_shared_filesystem": _NOT_YET,

@@ -9,6 +9,7 @@ from shim.utilities.exceptions import MisconfigurationException
 from shim.utilities.parsing import AttributeDict, is_picklable
 from shim.utilities.rank_zero import rank_zero_deprecation, rank_zero_info, rank_zero_warn
 from shim.utilities.seed import seed_everything
+from shim.utilities.warnings import disable_possible_user_warnings
 
 __all__ = [
     "AttributeDict",
@@ -16,6 +17,7 @@ __all__ = [
     "LightningEnum",
     "MisconfigurationException",
     "apply_to_collection",
+    "disable_possible_user_warnings",
     "is_picklable",
     "move_data_to_device",
     "rank_zero_deprecation",

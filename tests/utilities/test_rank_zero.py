@@ -151,3 +151,17 @@ def test_the_first_trainer_takes_lightning_utilities_decorator_and_leaves_import
         "print(hooked(), rank_zero_only.rank)\n"
     )
     assert _run(code, RANK="2") == ["True", "False", "False", "2"]
+
+
+def test_disable_possible_user_warnings() -> None:
+    import warnings
+
+    from shim.utilities import disable_possible_user_warnings
+    from shim.utilities.warnings import PossibleUserWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        disable_possible_user_warnings()
+        warnings.warn("maybe a mistake", PossibleUserWarning, stacklevel=1)
+        warnings.warn("surely a mistake", UserWarning, stacklevel=1)
+    assert [str(w.message) for w in caught] == ["surely a mistake"]

@@ -6,10 +6,12 @@ from shim.fabric.utilities.data import AttributeDict, suggested_max_num_workers
 from shim.utilities.apply_func import move_data_to_device
 from shim.utilities.enums import LightningEnum
 from shim.utilities.rank_zero import rank_zero_deprecation, rank_zero_info, rank_zero_warn
+from shim.utilities.warnings import disable_possible_user_warnings
 
 __all__ = [
     "AttributeDict",
     "LightningEnum",
+    "disable_possible_user_warnings",
     "move_data_to_device",
     "rank_zero_deprecation",
     "rank_zero_info",
