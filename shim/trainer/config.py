@@ -148,6 +148,25 @@ def parse_duration(value: Any, name: str) -> datetime.timedelta | None:
     )
 
 
+def _check_barebones(**arguments: Any) -> None:
+    """Under ``barebones=True``, an argument that turns on one of the features it switches off is an error."""
+    for name, value in arguments.items():
+        if name in ("logger", "profiler", "log_every_n_steps", "num_sanity_val_steps", "fast_dev_run"):
+            on = value is not None and value is not False and value != 0
+        else:  # enable_checkpointing, enable_progress_bar, enable_model_summary, detect_anomaly
+            on = bool(value)
+        if on:
+            raise ValueError(
+                f"Trainer(barebones=True, {name}={value!r}): barebones mode runs the loops with nothing optional"
+                f" around them; leave {name} unset."
+            )
+    rank_zero_info(
+        "`Trainer(barebones=True)`: checkpointing, logging, the progress bar, the model summary and the sanity check"
+        " are off (and fast_dev_run, anomaly detection and profiling may not be turned on), so that what remains"
+        " is the Trainer's own overhead."
+    )
+
+
 def parse_trainer_args(
     *,
     max_epochs: int | None,
@@ -177,8 +196,23 @@ def parse_trainer_args(
     enable_progress_bar: bool | None,
     enable_model_summary: bool | None,
     enable_checkpointing: bool | None,
+    logger: Any = None,
+    profiler: Any = None,
 ) -> TrainerConfig:
     """Check the Trainer's loop arguments and resolve their defaults."""
+    if barebones:
+        _check_barebones(
+            enable_checkpointing=enable_checkpointing,
+            logger=logger,
+            enable_progress_bar=enable_progress_bar,
+            log_every_n_steps=log_every_n_steps,
+            enable_model_summary=enable_model_summary,
+            num_sanity_val_steps=num_sanity_val_steps,
+            fast_dev_run=fast_dev_run,
+            detect_anomaly=detect_anomaly,
+            profiler=profiler,
+        )
+        log_every_n_steps = num_sanity_val_steps = 0
     if isinstance(max_epochs, bool) or (max_epochs is not None and not isinstance(max_epochs, int)):
         raise MisconfigurationException(f"max_epochs={max_epochs!r} is not valid: it must be an int >= -1 or None.")
     if isinstance(max_epochs, int) and max_epochs < -1:
@@ -290,15 +324,6 @@ def parse_trainer_args(
             )
     num_sanity: int | float = float("inf") if num_sanity_val_steps == -1 else num_sanity_val_steps
     if barebones:
-        for name, value in (
-            ("enable_progress_bar", enable_progress_bar),
-            ("enable_model_summary", enable_model_summary),
-            ("enable_checkpointing", enable_checkpointing),
-        ):
-            if value:
-                raise ValueError(f"`Trainer(barebones=True)` turns everything optional off, but {name}={value}.")
-        if log_every_n_steps not in (50, 0):
-            raise ValueError(f"`Trainer(barebones=True)` does not log, but log_every_n_steps={log_every_n_steps}.")
         enable_progress_bar = enable_model_summary = enable_checkpointing = False
     if fast_dev_run:
         n = 1 if fast_dev_run is True else int(fast_dev_run)

@@ -166,6 +166,8 @@ class Trainer(TrainerProperties, ArgparseConstructors):
             inference_mode=inference_mode,
             detect_anomaly=detect_anomaly,
             barebones=barebones,
+            logger=logger,
+            profiler=profiler,
             reload_dataloaders_every_n_epochs=reload_dataloaders_every_n_epochs,
             enable_progress_bar=enable_progress_bar,
             enable_model_summary=enable_model_summary,

@@ -1,6 +1,8 @@
 """Loop-shaping flags give the same counts as Lightning: steps, epochs, validation runs, batch totals."""
 
 import importlib
+import logging
+import warnings
 from types import ModuleType
 from typing import Any
 
@@ -99,3 +101,47 @@ def test_cadence_changed_at_epoch_start_matches_lightning(lightning: ModuleType,
     expected = val_epochs(lightning, tmp_path / "pl")
     assert expected == ([0, 1, 2, 3] if every == 2 else [0, 2, 3])
     assert val_epochs(shim, tmp_path / "shim") == expected
+
+
+_BAREBONES_CASES: list[dict[str, Any]] = [
+    {},
+    {"enable_checkpointing": True},
+    {"enable_checkpointing": 0},
+    {"logger": True},
+    {"logger": False},
+    {"enable_progress_bar": True},
+    {"enable_model_summary": True},
+    {"log_every_n_steps": 50},
+    {"log_every_n_steps": 0},
+    {"num_sanity_val_steps": 2},
+    {"num_sanity_val_steps": 0},
+    {"fast_dev_run": True},
+    {"fast_dev_run": 0},
+    {"detect_anomaly": True},
+]
+
+
+@pytest.mark.parametrize(
+    "kwargs", _BAREBONES_CASES, ids=lambda kw: ",".join(f"{k}={v}" for k, v in kw.items()) or "none"
+)
+def test_barebones_accepts_and_refuses_as_lightning(lightning: ModuleType, kwargs: dict[str, Any]) -> None:
+    outcomes = []
+    for pkg in (lightning, shim):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                trainer = pkg.Trainer(barebones=True, **kwargs)
+            except ValueError:
+                outcomes.append("ValueError")
+                continue
+        outcomes.append(
+            (trainer.log_every_n_steps, trainer.num_sanity_val_steps, trainer.loggers, len(trainer.callbacks))
+        )
+    assert outcomes[1] == outcomes[0]
+
+
+def test_barebones_says_what_it_turned_off(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO, logger="lightning.pytorch"):
+        shim.Trainer(barebones=True)
+    assert "barebones=True" in caplog.text
+    assert "checkpointing" in caplog.text
