@@ -4,6 +4,7 @@ Every check names the argument, the value and what is allowed, with the exceptio
 """
 
 import datetime
+import inspect
 import numbers
 import os
 from dataclasses import dataclass
@@ -19,7 +20,14 @@ from shim.utilities.exceptions import (
 )
 from shim.utilities.rank_zero import rank_zero_info, rank_zero_warn
 
-__all__ = ["TrainerConfig", "apply_determinism", "parse_duration", "parse_max_time", "parse_trainer_args"]
+__all__ = [
+    "CONFIG_ARGUMENTS",
+    "TrainerConfig",
+    "apply_determinism",
+    "parse_duration",
+    "parse_max_time",
+    "parse_trainer_args",
+]
 
 
 @dataclass(frozen=True)
@@ -393,3 +401,7 @@ def apply_determinism(deterministic: bool | str | None, benchmark: bool | None) 
     elif benchmark and deterministic:
         rank_zero_warn("benchmark=True may make results non-deterministic although deterministic=True was set.")
     torch.backends.cudnn.benchmark = benchmark
+
+
+# the Trainer arguments that parse_trainer_args reads
+CONFIG_ARGUMENTS: tuple[str, ...] = tuple(inspect.signature(parse_trainer_args).parameters)

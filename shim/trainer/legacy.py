@@ -3,13 +3,14 @@
 Each accepted 1.x argument warns as Lightning 1.9 warned; arguments that cannot work raise the error 1.9 raised.
 """
 
+import inspect
 from dataclasses import dataclass
 from typing import Any
 
 from shim.utilities.exceptions import MisconfigurationException
 from shim.utilities.rank_zero import rank_zero_deprecation
 
-__all__ = ["LegacySettings", "translate_1x_arguments"]
+__all__ = ["LEGACY_ARGUMENTS", "LegacySettings", "translate_1x_arguments"]
 
 
 @dataclass(frozen=True)
@@ -170,3 +171,7 @@ def _parse_track_grad_norm(value: int | float | str) -> float:
             f" `grad_{order}_norm_total` and per-parameter gradient norms it gave."
         )
     return order
+
+
+# the Trainer arguments that translate_1x_arguments reads
+LEGACY_ARGUMENTS: tuple[str, ...] = tuple(inspect.signature(translate_1x_arguments).parameters)

@@ -17,10 +17,10 @@ from shim.loops.prediction_loop import PredictionLoop
 from shim.plugins.precision.precision import Precision
 from shim.strategies.strategy import Strategy
 from shim.trainer.callback_setup import build_callbacks, build_loggers
-from shim.trainer.config import TrainerConfig, apply_determinism, parse_trainer_args
+from shim.trainer.config import CONFIG_ARGUMENTS, TrainerConfig, apply_determinism, parse_trainer_args
 from shim.trainer.data import attach_data
 from shim.trainer.hooks import HookCaller
-from shim.trainer.legacy import translate_1x_arguments
+from shim.trainer.legacy import LEGACY_ARGUMENTS, translate_1x_arguments
 from shim.trainer.metrics import MetricStore
 from shim.trainer.properties import TrainerProperties
 from shim.trainer.run import call_and_handle_interrupt, run
@@ -114,26 +114,9 @@ class Trainer(TrainerProperties, ArgparseConstructors):
             MisconfigurationException: If an argument has a value that is not allowed; the message names it.
             TypeError: For an unknown keyword argument.
         """
+        arguments = dict(locals())  # every argument by name: the translations below take theirs from here
         share_rank_zero_only()  # lightning_utilities' rank_zero_only (if installed) is the public one from here on
-        legacy = translate_1x_arguments(
-            accelerator=accelerator,
-            devices=devices,
-            precision=precision,
-            use_distributed_sampler=use_distributed_sampler,
-            gpus=gpus,
-            tpu_cores=tpu_cores,
-            ipus=ipus,
-            num_processes=num_processes,
-            auto_select_gpus=auto_select_gpus,
-            amp_backend=amp_backend,
-            amp_level=amp_level,
-            track_grad_norm=track_grad_norm,
-            replace_sampler_ddp=replace_sampler_ddp,
-            auto_lr_find=auto_lr_find,
-            auto_scale_batch_size=auto_scale_batch_size,
-            move_metrics_to_cpu=move_metrics_to_cpu,
-            multiple_trainloader_mode=multiple_trainloader_mode,
-        )
+        legacy = translate_1x_arguments(**{name: arguments[name] for name in LEGACY_ARGUMENTS})
         accelerator, devices, precision = legacy.accelerator, legacy.devices, legacy.precision
         use_distributed_sampler = legacy.use_distributed_sampler
         _reject_unsupported(
@@ -142,37 +125,7 @@ class Trainer(TrainerProperties, ArgparseConstructors):
             sync_batchnorm=(sync_batchnorm, False),
             model_registry=(model_registry, None),
         )
-        self._config: TrainerConfig = parse_trainer_args(
-            max_epochs=max_epochs,
-            min_epochs=min_epochs,
-            max_steps=max_steps,
-            min_steps=min_steps,
-            max_time=max_time,
-            limit_train_batches=limit_train_batches,
-            limit_val_batches=limit_val_batches,
-            limit_test_batches=limit_test_batches,
-            limit_predict_batches=limit_predict_batches,
-            overfit_batches=overfit_batches,
-            val_check_interval=val_check_interval,
-            check_val_every_n_epoch=check_val_every_n_epoch,
-            num_sanity_val_steps=num_sanity_val_steps,
-            log_every_n_steps=log_every_n_steps,
-            accumulate_grad_batches=accumulate_grad_batches,
-            gradient_clip_val=gradient_clip_val,
-            gradient_clip_algorithm=gradient_clip_algorithm,
-            fast_dev_run=fast_dev_run,
-            deterministic=deterministic,
-            benchmark=benchmark,
-            inference_mode=inference_mode,
-            detect_anomaly=detect_anomaly,
-            barebones=barebones,
-            logger=logger,
-            profiler=profiler,
-            reload_dataloaders_every_n_epochs=reload_dataloaders_every_n_epochs,
-            enable_progress_bar=enable_progress_bar,
-            enable_model_summary=enable_model_summary,
-            enable_checkpointing=enable_checkpointing,
-        )
+        self._config: TrainerConfig = parse_trainer_args(**{name: arguments[name] for name in CONFIG_ARGUMENTS})
         config = self._config
         self._default_root_dir = os.fspath(default_root_dir) if default_root_dir is not None else os.getcwd()
         self.use_distributed_sampler = use_distributed_sampler
