@@ -4,6 +4,7 @@ Every property here only reads (or, for the stage flags, sets) state that the Tr
 own; ``Trainer`` inherits them.
 """
 
+import operator
 import os
 from typing import TYPE_CHECKING, Any
 
@@ -41,7 +42,7 @@ class TrainerProperties:
     validate_loop: "EvaluationLoop"
     test_loop: "EvaluationLoop"
     predict_loop: "PredictionLoop"
-    loggers: list[Any]
+    _loggers: list[Any]
     callbacks: list[Callback]
     accumulate_grad_batches: int
     limit_val_batches: int | float
@@ -165,6 +166,12 @@ class TrainerProperties:
     def default_root_dir(self) -> str:
         """Where logs and checkpoints go when no logger or callback says otherwise (the working directory)."""
         return os.path.normpath(os.path.expanduser(self._default_root_dir))
+
+    def _set_loggers(self, loggers: list[Any] | None) -> None:
+        self._loggers = [] if loggers is None else list(loggers)
+
+    # read on every step: the getter is C code (attrgetter), so reading it costs no Python call
+    loggers = property(operator.attrgetter("_loggers"), _set_loggers, doc="The Trainer's loggers (``[]`` for none).")
 
     @property
     def logger(self) -> Any:

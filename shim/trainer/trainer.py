@@ -197,7 +197,7 @@ class Trainer(TrainerProperties, ArgparseConstructors):
         self._metrics = MetricStore(self)
         self._hooks = HookCaller(self)
 
-        self.loggers: list[Any] = build_loggers(config, logger, self.default_root_dir)
+        self._loggers: list[Any] = build_loggers(config, logger, self.default_root_dir)
         self.callbacks: list[Callback] = build_callbacks(config, callbacks)
 
     # ------------------------------------------------------------------------------------------------------

@@ -17,3 +17,21 @@ def test_num_devices_matches_lightning(lightning) -> None:
     for pkg in (lightning, shim):
         trainer = pkg.Trainer(accelerator="cpu", devices=2, strategy="ddp", logger=False)
         assert (trainer.num_devices, trainer.device_ids) == (2, [0, 1])
+
+
+def test_logger_and_loggers_setters() -> None:
+    from shim.loggers import CSVLogger
+
+    first, second = CSVLogger("a"), CSVLogger("b")
+    trainer = shim.Trainer()
+    assert trainer.loggers == [trainer.logger]
+    trainer.logger = first
+    assert trainer.loggers == [first]
+    trainer.logger = None
+    assert (trainer.logger, trainer.loggers) == (None, [])
+    trainer.loggers = [first, second]
+    assert trainer.logger is first
+    trainer.loggers = None
+    assert (trainer.logger, trainer.loggers) == (None, [])
+    trainer.loggers = (second,)
+    assert trainer.loggers == [second]
