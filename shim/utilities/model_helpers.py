@@ -56,10 +56,13 @@ def runs_other_code(method_name: str, instance: object | None, parent: type) -> 
 
     Stricter than :func:`is_overridden`, for deciding which hooks must be called at all: any replacement counts,
     a wrapper around the parent's own method included (a test that records calls wraps every hook), and so does a
-    mock patched on the class or on ``parent`` itself. A hook set to ``None`` on the instance is switched off.
+    mock patched on the class or on ``parent`` itself, and every hook of a mock standing in for the instance. A hook
+    set to ``None`` on the instance or its class is switched off.
     """
     if instance is None:
         return False
+    if is_mock(instance):
+        return True  # a mock in place of a callback or module records every call made to it
     assigned = getattr(instance, "__dict__", {})
     if method_name in assigned:
         return assigned[method_name] is not None

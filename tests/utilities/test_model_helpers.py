@@ -160,3 +160,9 @@ def test_restricted_classmethod_runs_on_the_class_and_refuses_an_instance() -> N
     inspect.getmembers(Restricted())
     with pytest.raises(TypeError, match=r"call it on the class \(`Restricted\.build\(\.\.\.\)`\)"):
         method()
+
+
+def test_every_hook_of_a_mock_callback_must_be_called():
+    callback = mock.Mock(spec=Callback)
+    assert runs_other_code("on_train_start", callback, Callback)
+    assert runs_other_code("on_validation_batch_end", callback, Callback)
