@@ -64,6 +64,8 @@ class FitLoop:
         # the random states just before this epoch's pass over the data began (saved in checkpoints)
         self.epoch_start_rng: dict[str, Any] | None = None
         self._resume: ResumePoint | None = None
+        self._restarting = False  # the epoch running now is the one a checkpoint resumed
+        self._restarting_mid_epoch = False  # ... from inside that epoch
 
     @property
     def total_batch_idx(self) -> int:
@@ -186,6 +188,9 @@ class FitLoop:
         self._warn_if_modules_in_eval_mode()
         trainer._hooks.call("on_train_start")
         resume, self._resume = self._resume, None
+        # as in Lightning: a resume restarts the loop when its epoch was not finished, or when training counts steps
+        self._restarting = resume is not None and (resume.kind != "between_epochs" or trainer.max_steps != -1)
+        self._restarting_mid_epoch = resume is not None and resume.mid_epoch
         if resume is not None and (resume.mid_epoch or trainer.max_steps != -1):
             self._warn_if_resuming_mid_epoch()
         if resume is not None and resume.kind == "epoch_end" and resume.rng is not None:
@@ -202,6 +207,7 @@ class FitLoop:
                     self.epoch_loop.run(self._fetcher)  # one epoch
                 resume = None
                 self.on_advance_end()
+                self._restarting = self._restarting_mid_epoch = False
             except StopIteration:
                 break
         trainer._hooks.call("on_train_end")
@@ -305,10 +311,44 @@ class FitLoop:
         self.epoch_loop.results.cpu()
         self.epoch_loop.val_loop.teardown()
 
-    def load_state_dict(self, state: dict[str, Any] | None, shim_state: dict[str, Any] | None) -> None:
-        """Restore the counters saved under ``loops/fit_loop`` and work out where training resumes."""
+    def state_dict(self) -> dict[str, Any]:
+        """The loop counters, as Lightning's fit loop lays them out (the checkpoint's ``loops/fit_loop`` entry)."""
+        epoch_loop = self.epoch_loop
+        return {
+            "state_dict": {},
+            "epoch_loop.state_dict": {"_batches_that_stepped": epoch_loop.batches_that_stepped},
+            "epoch_loop.batch_progress": epoch_loop.batch_progress.state_dict(),
+            "epoch_loop.scheduler_progress": epoch_loop.scheduler_progress.state_dict(),
+            "epoch_loop.automatic_optimization.state_dict": {},
+            "epoch_loop.automatic_optimization.optim_progress": (
+                epoch_loop.automatic_optimization.optim_progress.state_dict()
+            ),
+            "epoch_loop.manual_optimization.state_dict": {},
+            "epoch_loop.manual_optimization.optim_step_progress": (
+                epoch_loop.manual_optimization.optim_step_progress.state_dict()
+            ),
+            "epoch_loop.val_loop.state_dict": {},
+            "epoch_loop.val_loop.batch_progress": epoch_loop.val_loop.batch_progress.state_dict(),
+            "epoch_progress": self.epoch_progress.state_dict(),
+        }
+
+    @property
+    def restarting(self) -> bool:
+        """Whether the loop is resuming from a checkpoint: from its load until the first epoch after it ends."""
+        resume = self._resume
+        pending = resume is not None and (resume.kind != "between_epochs" or self.trainer.max_steps != -1)
+        return pending or self._restarting
+
+    def load_state_dict(self, state: dict[str, Any] | None, shim_state: dict[str, Any] | None = None) -> None:
+        """Restore the counters saved under ``loops/fit_loop`` and work out where training resumes.
+
+        ``shim_state`` holds what shim saves for an exact resume (random states); by default it is read from the
+        loop's own entry, where shim's checkpoints keep it.
+        """
         if not state:
             return
+        if shim_state is None:
+            shim_state = (state.get("state_dict") or {}).get("shim")
         epoch_loop = self.epoch_loop
         self.epoch_progress.load_state_dict(state["epoch_progress"])
         epoch_loop.batches_that_stepped = state.get("epoch_loop.state_dict", {}).get("_batches_that_stepped", 0)

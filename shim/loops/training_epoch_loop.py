@@ -281,6 +281,12 @@ class TrainingEpochLoop:
     def estimated_steps_per_epoch(self) -> float:
         return math.ceil(self.trainer.num_training_batches / self.trainer.accumulate_grad_batches)
 
+    @property
+    def restarting(self) -> bool:
+        """Whether this epoch resumes from a checkpoint saved inside it (until the epoch ends)."""
+        fit = self.trainer.fit_loop
+        return (fit._resume is not None and fit._resume.mid_epoch) or fit._restarting_mid_epoch
+
     def state_dict(self) -> dict[str, Any]:
         return {
             "state_dict": {"_batches_that_stepped": self.batches_that_stepped},

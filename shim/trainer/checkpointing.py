@@ -43,26 +43,8 @@ LIGHTNING_LAYOUT_VERSION = "2.6.6"
 # saving
 # ----------------------------------------------------------------------------------------------------------------
 def _loops_state(trainer: "Trainer") -> dict[str, Any]:
-    fit = trainer.fit_loop
-    epoch_loop = fit.epoch_loop
     return {
-        "fit_loop": {
-            "state_dict": {},
-            "epoch_loop.state_dict": {"_batches_that_stepped": epoch_loop.batches_that_stepped},
-            "epoch_loop.batch_progress": epoch_loop.batch_progress.state_dict(),
-            "epoch_loop.scheduler_progress": epoch_loop.scheduler_progress.state_dict(),
-            "epoch_loop.automatic_optimization.state_dict": {},
-            "epoch_loop.automatic_optimization.optim_progress": (
-                epoch_loop.automatic_optimization.optim_progress.state_dict()
-            ),
-            "epoch_loop.manual_optimization.state_dict": {},
-            "epoch_loop.manual_optimization.optim_step_progress": (
-                epoch_loop.manual_optimization.optim_step_progress.state_dict()
-            ),
-            "epoch_loop.val_loop.state_dict": {},
-            "epoch_loop.val_loop.batch_progress": epoch_loop.val_loop.batch_progress.state_dict(),
-            "epoch_progress": fit.epoch_progress.state_dict(),
-        },
+        "fit_loop": trainer.fit_loop.state_dict(),
         "validate_loop": {"state_dict": {}, "batch_progress": trainer.validate_loop.batch_progress.state_dict()},
         "test_loop": {"state_dict": {}, "batch_progress": trainer.test_loop.batch_progress.state_dict()},
         # Lightning's prediction loop counts batches without an is_last_batch flag

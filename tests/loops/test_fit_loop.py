@@ -111,3 +111,50 @@ def test_the_min_epochs_notice_is_given_once(caplog: pytest.LogCaptureFixture, t
     ]
     assert trainer.current_epoch == 4
     assert trainer.global_step == 8
+
+
+def test_state_dict_is_the_checkpoints_loop_entry(tmp_path: Any) -> None:
+    import torch
+
+    trainer = shim.Trainer(
+        default_root_dir=str(tmp_path), max_epochs=2, limit_train_batches=3, limit_val_batches=1, logger=False,
+        enable_progress_bar=False, enable_model_summary=False,
+    )  # fmt: skip
+    trainer.fit(BoringModel())
+    state = trainer.fit_loop.state_dict()
+    assert state["epoch_progress"]["total"]["completed"] == 2
+    assert state["epoch_loop.batch_progress"]["total"]["completed"] == 6
+    path = tmp_path / "x.ckpt"
+    trainer.save_checkpoint(path)
+    saved = torch.load(path, weights_only=False)["loops"]["fit_loop"]
+    assert {k: v for k, v in saved.items() if k != "state_dict"} == {
+        k: v for k, v in state.items() if k != "state_dict"
+    }
+
+
+def test_restarting_holds_for_the_resumed_epoch_only(tmp_path: Any) -> None:
+    seen: list[tuple[int, bool, bool]] = []
+
+    class Watch(shim.Callback):
+        def on_train_batch_start(self, trainer: Any, pl_module: Any, batch: Any, batch_idx: int) -> None:
+            loop = trainer.fit_loop
+            seen.append((trainer.current_epoch, loop.restarting, loop.epoch_loop.restarting))
+
+    kwargs = {"default_root_dir": str(tmp_path), "limit_val_batches": 0, "logger": False,
+              "enable_progress_bar": False, "enable_model_summary": False}  # fmt: skip
+    path = tmp_path / "mid.ckpt"
+
+    class SaveInside(shim.Callback):
+        def on_train_batch_end(self, trainer: Any, pl_module: Any, outputs: Any, batch: Any, batch_idx: int) -> None:
+            if batch_idx == 1:
+                trainer.save_checkpoint(path)
+
+    first = shim.Trainer(max_epochs=1, limit_train_batches=4, callbacks=[SaveInside()], **kwargs)
+    first.fit(BoringModel())
+    assert not first.fit_loop.restarting
+    second = shim.Trainer(max_epochs=2, limit_train_batches=4, callbacks=[Watch()], **kwargs)
+    second.fit(BoringModel(), ckpt_path=str(path))
+    # the rest of epoch 0 (batches 2 and 3) resumes inside the epoch; epoch 1 runs as usual
+    assert seen == [(0, True, True), (0, True, True), (1, False, False), (1, False, False), (1, False, False),
+                    (1, False, False)]  # fmt: skip
+    assert not second.fit_loop.restarting
