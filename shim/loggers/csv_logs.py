@@ -10,7 +10,7 @@ from torch import Tensor
 from typing_extensions import override
 
 from shim.loggers.hparams import _convert_params, save_hparams_to_yaml
-from shim.loggers.log_dir import VersionedFolder, make_log_dir, version_folder
+from shim.loggers.log_dir import VersionedFolder, make_log_dir, remote_file_system, version_folder
 from shim.loggers.logger import Logger, _add_prefix, rank_zero_experiment
 from shim.utilities.rank_zero import _rank_zero_only as rank_zero_only
 from shim.utilities.rank_zero import rank_zero_warn
@@ -42,14 +42,33 @@ class ExperimentWriter:
         self.hparams: dict[str, Any] = {}
         self.log_dir = log_dir
         self.metrics_file_path = os.path.join(log_dir, self.NAME_METRICS_FILE)
-        if os.path.isdir(log_dir) and os.listdir(log_dir):
+        self._fs = remote_file_system(log_dir)  # None on the local file system
+        if self._isdir(log_dir) and self._listdir(log_dir):
             rank_zero_warn(
                 f"Experiment logs directory {log_dir} exists and is not empty."
                 f" Its {self.NAME_METRICS_FILE} is deleted now and rewritten as new metrics are saved."
             )
-            if os.path.isfile(self.metrics_file_path):
-                os.remove(self.metrics_file_path)
+            if self._isfile(self.metrics_file_path):
+                self._remove(self.metrics_file_path)
         make_log_dir(log_dir)
+
+    # the few file operations, on the local file system or on the log dir's fsspec one
+    def _isdir(self, path: str) -> bool:
+        return bool(self._fs.isdir(path)) if self._fs is not None else os.path.isdir(path)
+
+    def _isfile(self, path: str) -> bool:
+        return bool(self._fs.isfile(path)) if self._fs is not None else os.path.isfile(path)
+
+    def _listdir(self, path: str) -> list[Any]:
+        return list(self._fs.ls(path)) if self._fs is not None else os.listdir(path)
+
+    def _remove(self, path: str) -> None:
+        self._fs.rm_file(path) if self._fs is not None else os.remove(path)
+
+    def _open(self, path: str, mode: str) -> Any:
+        if self._fs is not None:
+            return self._fs.open(path, mode, newline="")
+        return open(path, mode, newline="")
 
     def log_metrics(self, metrics_dict: Mapping[str, Any], step: int | None = None) -> None:
         """Buffer one row: the metric values (tensors become Python numbers) and ``step``.
@@ -73,11 +92,11 @@ class ExperimentWriter:
         """Append the buffered rows to ``metrics.csv`` (rewriting it first if the header grew) and empty the buffer."""
         if not self.metrics:
             return
-        file_exists = os.path.isfile(self.metrics_file_path)
+        file_exists = self._isfile(self.metrics_file_path)
         has_new_keys = self._add_new_keys()
         if has_new_keys and file_exists:
             self._rewrite_with_header(self.metrics_keys)
-        with open(self.metrics_file_path, "a" if file_exists else "w", newline="") as file:
+        with self._open(self.metrics_file_path, "a" if file_exists else "w") as file:
             writer = csv.DictWriter(file, fieldnames=self.metrics_keys)
             if not file_exists:
                 writer.writeheader()
@@ -92,9 +111,9 @@ class ExperimentWriter:
         return bool(new_keys)
 
     def _rewrite_with_header(self, fieldnames: list[str]) -> None:
-        with open(self.metrics_file_path, newline="") as file:
+        with self._open(self.metrics_file_path, "r") as file:
             rows = list(csv.DictReader(file))
-        with open(self.metrics_file_path, "w", newline="") as file:
+        with self._open(self.metrics_file_path, "w") as file:
             writer = csv.DictWriter(file, fieldnames=fieldnames)
             writer.writeheader()
             writer.writerows(rows)

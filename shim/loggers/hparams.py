@@ -38,15 +38,19 @@ def save_hparams_to_yaml(
     """
     import yaml
 
+    from shim.loggers.log_dir import remote_file_system
+
     path = os.fspath(config_yaml)
     folder = os.path.dirname(path)
-    if not os.path.isdir(folder or "."):
+    fs = remote_file_system(path)  # a path with a protocol (s3://...) is written through fsspec
+    if not (fs.isdir(folder) if fs is not None else os.path.isdir(folder or ".")):
         raise RuntimeError(f"Cannot write {path}: the folder {folder} does not exist.")
+    opener: Any = fs.open if fs is not None else open
     if isinstance(hparams, Namespace):
         hparams = vars(hparams)
     elif isinstance(hparams, AttributeDict):
         hparams = dict(hparams)
-    if use_omegaconf and _save_with_omegaconf(path, hparams):
+    if use_omegaconf and _save_with_omegaconf(path, hparams, opener):
         return
     if not isinstance(hparams, dict):
         raise TypeError(f"hparams must be a dict or an argparse.Namespace, got {type(hparams).__name__}")
@@ -62,11 +66,11 @@ def save_hparams_to_yaml(
             hparams[key] = type(value).__name__
         else:
             writable[key] = value
-    with open(path, "w", newline="", encoding="utf-8") as file:
+    with opener(path, "w", newline="", encoding="utf-8") as file:
         yaml.dump(writable, file)
 
 
-def _save_with_omegaconf(path: str, hparams: Any) -> bool:
+def _save_with_omegaconf(path: str, hparams: Any, opener: Any = open) -> bool:
     """Write ``hparams`` with OmegaConf, nested configs resolved; False when omegaconf is missing or refuses a value."""
     from shim.utilities.imports import _OMEGACONF_AVAILABLE
 
@@ -79,7 +83,7 @@ def _save_with_omegaconf(path: str, hparams: Any) -> bool:
 
     # a copy: resolving interpolations must not change the caller's configs
     hparams = apply_to_collection(copy.deepcopy(hparams), DictConfig, OmegaConf.to_container, resolve=True)
-    with open(path, "w", encoding="utf-8") as file:
+    with opener(path, "w", encoding="utf-8") as file:
         try:
             OmegaConf.save(hparams, file)
         except (UnsupportedValueType, ValidationError):

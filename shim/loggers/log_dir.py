@@ -1,17 +1,52 @@
-"""Where a logger writes: picking the next ``version_N`` and creating the log folder with errors that name the path."""
+"""Where a logger writes: picking the next ``version_N`` and creating the log folder with errors that name the path.
+
+A path with a protocol in front (``s3://bucket/logs``, ``memory://logs``) lives on that fsspec file system.
+"""
 
 import os
+import re
+from typing import Any
 
-__all__ = ["VersionedFolder", "make_log_dir", "next_version", "version_folder"]
+__all__ = ["VersionedFolder", "make_log_dir", "next_version", "remote_file_system", "version_folder"]
+
+_PROTOCOL = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*(://|::)")
+
+
+def remote_file_system(path: str) -> Any:
+    """The fsspec file system of a path with a protocol, or None for a plain local path.
+
+    Raises:
+        ValueError: If the path has a protocol and fsspec is not installed.
+    """
+    if not _PROTOCOL.match(path):
+        return None
+    try:
+        from fsspec.core import url_to_fs
+    except ImportError:
+        raise ValueError(
+            f"The log path {path!r} names a remote file system, which needs `pip install fsspec`."
+        ) from None
+    return url_to_fs(path)[0]
 
 
 def next_version(root_dir: str) -> int:
     """One more than the highest ``version_N`` folder in ``root_dir``, or 0 when there is none."""
-    if not os.path.isdir(root_dir):
+    fs = remote_file_system(root_dir)
+    if fs is not None:
+        if not fs.isdir(root_dir):
+            return 0
+        entries = [
+            os.path.basename(str(e["name"]).rstrip("/"))
+            for e in fs.ls(root_dir, detail=True)
+            if e["type"] == "directory"
+        ]
+    elif not os.path.isdir(root_dir):
         return 0
+    else:
+        entries = [entry for entry in os.listdir(root_dir) if os.path.isdir(os.path.join(root_dir, entry))]
     versions = []
-    for entry in os.listdir(root_dir):
-        if not entry.startswith("version_") or not os.path.isdir(os.path.join(root_dir, entry)):
+    for entry in entries:
+        if not entry.startswith("version_"):
             continue
         # like Lightning, only the text between the first and second underscore counts ("version_3_old" is 3)
         number = entry.split("_")[1]
@@ -33,6 +68,10 @@ def make_log_dir(path: str) -> None:
         NotADirectoryError: One of the parents of ``path`` (``save_dir``, say) is a file.
     """
     if not path:  # the current directory
+        return
+    fs = remote_file_system(path)
+    if fs is not None:
+        fs.makedirs(path, exist_ok=True)
         return
     try:
         os.makedirs(path, exist_ok=True)

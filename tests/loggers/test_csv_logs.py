@@ -203,3 +203,25 @@ def test_reused_version_folder_like_lightning(lightning: ModuleType, tmp_path: P
             second.log_metrics({"c": 3.0}, step=0)
         second.finalize("success")
     assert _files(tmp_path / "shim") == _files(tmp_path / "pl")
+
+
+def test_a_remote_save_dir_is_written_through_fsspec(tmp_path: Any) -> None:
+    import fsspec
+
+    fs = fsspec.filesystem("memory")
+    root = "memory://csv_remote_test"
+    try:
+        logger = CSVLogger(save_dir=root, name="exp")
+        logger.log_hyperparams({"lr": 0.1})
+        logger.log_metrics({"loss": 0.5}, step=0)
+        logger.log_metrics({"loss": 0.25, "acc": 1.0}, step=1)
+        logger.save()
+        assert logger.log_dir == f"{root}/exp/version_0"
+        assert sorted(fs.find(root)) == ["/csv_remote_test/exp/version_0/hparams.yaml",
+                                         "/csv_remote_test/exp/version_0/metrics.csv"]  # fmt: skip
+        rows = fs.cat(f"{logger.log_dir}/metrics.csv").decode().splitlines()
+        assert rows == ["acc,loss,step", ",0.5,0", "1.0,0.25,1"]
+        assert CSVLogger(save_dir=root, name="exp").version == 1
+        assert not (tmp_path / "memory:").exists()
+    finally:
+        fs.rm(root, recursive=True)
