@@ -338,3 +338,26 @@ def test_lbfgs_calls_the_closure_as_often_as_it_needs() -> None:
     assert len(events) == calls > 2
     for param, expected in zip(module.parameters(), by_hand.parameters(), strict=True):
         assert torch.equal(param, expected)
+
+
+def test_a_training_step_returning_none_is_pointed_out_once() -> None:
+    # as in Lightning: a warning cache on the closure, which a test (or user) can clear to see it again
+    from shim.demos.boring_classes import BoringModel
+    from shim.loops.optimization.automatic import Closure
+
+    class Skips(BoringModel):
+        def training_step(self, batch: Any, batch_idx: int) -> None:
+            return None
+
+    def fit() -> int:
+        with pytest.warns(UserWarning) as record:
+            shim.Trainer(max_epochs=1, limit_train_batches=3, limit_val_batches=0, logger=False,
+                         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+                         ).fit(Skips())  # fmt: skip
+        return sum("returned `None`" in str(w.message) for w in record)
+
+    Closure.warning_cache.clear()
+    assert fit() == 1
+    assert fit() == 0
+    Closure.warning_cache.clear()
+    assert fit() == 1

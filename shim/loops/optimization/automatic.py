@@ -1,4 +1,4 @@
-"""One training batch: automatic optimization (closure, accumulation, step) and manual optimization.
+"""One training batch under automatic optimization: the closure, accumulation and the optimizer step.
 
 Automatic optimization follows Lightning's order, which is also the order of a careful hand-written loop:
 ``optimizer.step(closure)`` runs the closure first, and the closure runs ``training_step``, zeroes the
@@ -20,17 +20,19 @@ import torch
 from torch import Tensor
 from torch.optim import optimizer as _torch_optimizer
 
-from shim.core.optimizer import LightningOptimizer, _do_nothing
-from shim.loops.progress import OptimizationProgress, Progress, ReadyCompletedTracker
+from shim.core.optimizer import LightningOptimizer
+from shim.loops.progress import OptimizationProgress
 from shim.plugins.precision.amp import MixedPrecision
 from shim.plugins.precision.precision import _NO_CONTEXT, Precision
 from shim.strategies.strategy import Strategy
 from shim.utilities.exceptions import MisconfigurationException
 from shim.utilities.model_helpers import is_mock, own_methods, runs_own_methods
-from shim.utilities.rank_zero import rank_zero_warn
+from shim.utilities.rank_zero import WarningCache
 
 if TYPE_CHECKING:
     from shim.trainer.trainer import Trainer
+
+__all__ = ["AutomaticOptimization", "Closure", "ClosureResult"]
 
 # the methods a batch goes through between the loop and the torch optimizer; when the strategy, the precision plugin
 # and the optimizer wrapper all run shim's own, the loop does what they would do without the calls between them
@@ -136,6 +138,9 @@ class Closure:
     """
 
     __slots__ = ("_loop", "_step_args", "_optimizer", "_zero_grad_batch_idx", "_direct_step", "result")
+
+    # as in Lightning, a `training_step` that returns None is pointed out once per process (clear it to see it again)
+    warning_cache = WarningCache()
 
     def __init__(
         self,
@@ -246,7 +251,10 @@ class AutomaticOptimization:
         result = ClosureResult(output, trainer.accumulate_grad_batches)
         loss = result.closure_loss
         if loss is None:
-            rank_zero_warn("`training_step` returned `None`; the backward pass is skipped for this batch.")
+            Closure.warning_cache.warn(
+                "`training_step` returned `None`: no backward pass and no optimizer step for this batch (fine if it"
+                " is on purpose, for batches you want to skip)."
+            )
         if zero_grad_batch_idx is not None:
             self._zero_grad(zero_grad_batch_idx, optimizer)
         if loss is not None and not self._skip_backward:
@@ -331,47 +339,3 @@ class AutomaticOptimization:
             torch_optimizer.zero_grad()
         total.completed += 1
         current.completed += 1
-
-
-class ManualOptimization:
-    """Runs ``training_step`` when the module steps its own optimizers; counts their steps."""
-
-    def __init__(self, trainer: "Trainer") -> None:
-        self.trainer = trainer
-        self.optim_step_progress = Progress.of(ReadyCompletedTracker)
-
-    def _on_before_step(self) -> None:
-        self.optim_step_progress.increment_ready()
-
-    def _on_after_step(self) -> None:
-        self.optim_step_progress.increment_completed()
-
-    def run(self, step_args: tuple[Any, ...]) -> dict[str, Any]:
-        trainer = self.trainer
-        optimizers = trainer.strategy._lightning_optimizers
-        for opt in optimizers:
-            opt._on_before_step = self._on_before_step
-            opt._on_after_step = self._on_after_step
-        try:
-            output = trainer.strategy.training_step(*step_args)
-            if trainer._module_overrides("training_step_end"):  # Lightning 1.x hook
-                output = trainer._hooks.module("training_step_end", output)
-        finally:
-            for opt in optimizers:
-                opt._on_before_step = opt._on_after_step = _do_nothing
-        if isinstance(output, Mapping):
-            return {k: _detach(v) for k, v in output.items() if k != "hiddens"}
-        if isinstance(output, Tensor):
-            return {"loss": output.detach()}
-        if output is not None:
-            raise MisconfigurationException(
-                f"`training_step` returned {type(output).__name__}; under manual optimization it must return a"
-                " tensor, a dict, or nothing."
-            )
-        return {}
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"optim_step_progress": self.optim_step_progress.state_dict()}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.optim_step_progress.load_state_dict(state["optim_step_progress"])
