@@ -1,6 +1,7 @@
 """Automatic optimization: the direct path (shim's own strategy, precision and optimizer methods run without the
 calls between them) does what the layered path does, and any override of those methods takes the layered path."""
 
+import warnings
 from typing import Any
 from unittest import mock
 
@@ -350,7 +351,8 @@ def test_a_training_step_returning_none_is_pointed_out_once() -> None:
             return None
 
     def fit() -> int:
-        with pytest.warns(UserWarning) as record:
+        with warnings.catch_warnings(record=True) as record:
+            warnings.simplefilter("always")
             shim.Trainer(max_epochs=1, limit_train_batches=3, limit_val_batches=0, logger=False,
                          enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
                          ).fit(Skips())  # fmt: skip

@@ -19,7 +19,10 @@ CASES: list[tuple[list[dict[str, Any]], str]] = [
         ],
         "test",
     ),
-    ([{f"a {'very ' * 14}long name": torch.tensor(5)}, {f"a {'very ' * 14}long name": torch.tensor([[6]])}], "validate"),
+    (
+        [{f"a {'very ' * 14}long name": torch.tensor(5)}, {f"a {'very ' * 14}long name": torch.tensor([[6]])}],
+        "validate",
+    ),  # fmt: skip
     ([{f"loss/dataloader_idx_{i}": torch.tensor(float(i))} for i in range(5)], "validate"),
     ([{"acc": 0.5, "loss": 1}], "test"),
     ([{}], "test"),
