@@ -45,9 +45,7 @@ def _run(pkg: ModuleType, root: Path, fail_at: int | None, max_steps: int = 6) -
         "global_step": trainer.global_step,
         "file": path.relative_to(root).as_posix(),
         "saved_step": None if saved is None else saved["global_step"],
-        "resume_warned": any(
-            "OnExceptionCheckpoint" in str(w.message) or "last model" in str(w.message) for w in seen
-        ),
+        "resume_warned": any("OnExceptionCheckpoint" in str(w.message) or "last model" in str(w.message) for w in seen),
         "saved_weight": None if saved is None else saved["state_dict"]["layer.weight"],
     }
 

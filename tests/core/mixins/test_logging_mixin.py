@@ -71,10 +71,14 @@ def test_asking_for_a_logger_without_one_warns(tmp_path: Any) -> None:
         trainer.fit(Model())
     about_logger = [str(w.message) for w in caught if "asks for a logger" in str(w.message)]
     # one per call, as Lightning warns on every such call (the warnings filter then shows it once)
-    assert about_logger == [
-        "`self.log('with_logger', ..., logger=True)` asks for a logger, but the Trainer has none: the value reaches"
-        " the progress bar and the callbacks only. Pass `Trainer(logger=...)` to record it."
-    ] * 2
+    assert (
+        about_logger
+        == [
+            "`self.log('with_logger', ..., logger=True)` asks for a logger, but the Trainer has none: the value reaches"
+            " the progress bar and the callbacks only. Pass `Trainer(logger=...)` to record it."
+        ]
+        * 2
+    )
     assert trainer.callback_metrics["with_logger"].item() == 1.0
 
 
