@@ -32,7 +32,8 @@ def attribute_holders(model: "LightningModule", name: str) -> list[Any]:
 
 def _missing(name: str) -> AttributeError:
     return AttributeError(
-        f"{name} is neither stored in the model namespace nor the `hparams` namespace/dict, nor the datamodule."
+        f"No attribute {name!r} to use: the model, its `hparams`, the datamodule and the datamodule's `hparams` all"
+        " lack it."
     )
 
 
