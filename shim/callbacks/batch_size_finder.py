@@ -55,9 +55,9 @@ class BatchSizeFinder(Callback):
     ) -> None:
         mode = mode.lower()
         if mode not in self.SUPPORTED_MODES:
-            raise ValueError(f"`mode` should be either of {self.SUPPORTED_MODES}, got {mode!r}")
+            raise ValueError(f"BatchSizeFinder(mode={mode!r}) is not valid: use one of {list(self.SUPPORTED_MODES)}.")
         if not 0.0 <= margin < 1.0:
-            raise ValueError(f"`margin` should be between 0 and 1. Found margin={margin}")
+            raise ValueError(f"BatchSizeFinder(margin={margin!r}) is not valid: use a fraction in [0, 1).")
         self.optimal_batch_size: int | None = init_val
         self._search = BatchSizeSearch(mode, steps_per_trial, init_val, max_trials, batch_arg_name, margin, max_val)
         self._early_exit = False
@@ -69,11 +69,13 @@ class BatchSizeFinder(Callback):
     @override
     def setup(self, trainer: "Trainer", pl_module: "LightningModule", stage: str) -> None:
         if trainer.world_size > 1:
-            raise MisconfigurationException("The Batch size finder is not supported with distributed strategies.")
+            raise MisconfigurationException(
+                f"BatchSizeFinder runs in a single process; this run has {trainer.world_size} processes (world size)."
+            )
         if stage == TrainerFn.FITTING and not trainer.fit_loop.source.is_method():
             raise MisconfigurationException(
-                "The Batch size finder cannot be used with dataloaders passed directly to `.fit()`. Please disable"
-                " the feature or incorporate the dataloader into your LightningModule or LightningDataModule."
+                "BatchSizeFinder rebuilds the train dataloader with each size it tries, so it needs the loader from"
+                " the module's or datamodule's `train_dataloader()`, not one passed to `.fit()`."
             )
         if stage != TrainerFn.FITTING:
             loop = trainer._active_loop
@@ -81,18 +83,18 @@ class BatchSizeFinder(Callback):
             if len(loop.loaders or []) > 1:
                 prefix = trainer.state.stage.dataloader_prefix if trainer.state.stage is not None else stage
                 raise MisconfigurationException(
-                    f"The Batch size finder cannot be used with multiple {prefix} dataloaders."
+                    f"BatchSizeFinder scales one {prefix} dataloader; this run has {len(loop.loaders or [])}."
                 )
         name = self._batch_arg_name
         if not lightning_hasattr(pl_module, name):
             raise MisconfigurationException(
-                f"Field {name} not found in `model`, `datamodule`, nor their `hparams` attributes."
+                f"BatchSizeFinder(batch_arg_name={name!r}): no attribute {name!r} on the model, its `hparams`, the"
+                " datamodule or the datamodule's `hparams`."
             )
         if hasattr(pl_module, name) and name in pl_module.hparams:
             rank_zero_warn(
-                f"Field `model.{name}` and `model.hparams.{name}` are mutually exclusive! `model.{name}` will be used"
-                " as the initial batch size for scaling. If this is not the intended behavior, please remove either"
-                " one."
+                f"Both `model.{name}` and `model.hparams.{name}` are set; the search starts from `model.{name}`."
+                " Keep only one of them to avoid the ambiguity."
             )
 
     def scale_batch_size(self, trainer: "Trainer", pl_module: "LightningModule") -> None:

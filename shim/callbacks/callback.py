@@ -49,10 +49,10 @@ class Callback:
         """Called when fit ends."""
 
     def on_sanity_check_start(self, trainer: "Trainer", pl_module: "LightningModule") -> None:
-        """Called when the validation sanity check starts."""
+        """Called before the few validation batches that run ahead of training."""
 
     def on_sanity_check_end(self, trainer: "Trainer", pl_module: "LightningModule") -> None:
-        """Called when the validation sanity check ends."""
+        """Called after the few validation batches that run ahead of training."""
 
     def on_train_batch_start(
         self, trainer: "Trainer", pl_module: "LightningModule", batch: Any, batch_idx: int

@@ -25,7 +25,7 @@ class ModelHooks:
         """Called at the beginning of training after the sanity check."""
 
     def on_train_end(self) -> None:
-        """Called at the end of training before logger experiment is closed."""
+        """Called when training is over, while the loggers are still open."""
 
     def on_validation_start(self) -> None:
         """Called at the beginning of validation."""

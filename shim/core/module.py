@@ -149,7 +149,9 @@ class LightningModule(
         if self._fabric is not None:
             return _TrainerFabricShim(self._fabric)  # type: ignore[return-value]
         if self._trainer is None and not _jit_is_scripting_flag:
-            raise RuntimeError(f"{type(self).__qualname__} is not attached to a `Trainer`.")
+            raise RuntimeError(
+                f"{type(self).__qualname__} has no Trainer: pass it to `trainer.fit` (or validate/test/predict)."
+            )
         return self._trainer  # type: ignore[return-value]
 
     @trainer.setter

@@ -124,7 +124,7 @@ class CSVLogger(VersionedFolder, Logger):
 
     Example::
 
-        logger = CSVLogger("logs", name="my_exp_name")
+        logger = CSVLogger("runs", name="baseline")
         trainer = Trainer(logger=logger)
 
     Args:

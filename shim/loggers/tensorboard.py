@@ -81,7 +81,7 @@ class TensorBoardLogger(VersionedFolder, Logger):
 
     Example::
 
-        logger = TensorBoardLogger("tb_logs", name="my_model")
+        logger = TensorBoardLogger("runs", name="baseline")
         trainer = Trainer(logger=logger)
 
     Args:

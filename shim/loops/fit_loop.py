@@ -109,7 +109,7 @@ class FitLoop:
             rank_zero_info(f"`Trainer.fit` stopped: `max_epochs={self.max_epochs!r}` reached.")
             return True
         if self.trainer.should_stop and self.can_stop_early:
-            rank_zero_debug("`Trainer.fit` stopped: `trainer.should_stop` was set.")
+            rank_zero_debug("`Trainer.fit` ends here: a callback or the module set `trainer.should_stop`.")
             return True
         return False
 
@@ -144,9 +144,9 @@ class FitLoop:
         self.resolve_val_check_batch(self.max_batches)
         if trainer.loggers and self.max_batches < trainer.log_every_n_steps and not trainer.fast_dev_run:
             rank_zero_warn(
-                f"The number of training batches ({self.max_batches}) is smaller than the logging interval"
-                f" Trainer(log_every_n_steps={trainer.log_every_n_steps}); lower log_every_n_steps to see training"
-                " logs within an epoch.",
+                f"An epoch has {self.max_batches} training batches, fewer than"
+                f" Trainer(log_every_n_steps={trainer.log_every_n_steps}): no step of it is logged. Lower"
+                " log_every_n_steps to see training logs within an epoch.",
                 category=PossibleUserWarning,
             )
 

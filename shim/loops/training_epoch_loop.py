@@ -93,8 +93,9 @@ class TrainingEpochLoop:
             can_stop = trainer.fit_loop.can_stop_early
             if not can_stop:
                 self._warning_cache.info(
-                    f"Trainer was signaled to stop but the required `min_epochs={trainer.fit_loop.min_epochs!r}` or"
-                    f" `min_steps={self.min_steps!r}` has not been met. Training will continue..."
+                    "Training goes on although `trainer.should_stop` is set:"
+                    f" `min_epochs={trainer.fit_loop.min_epochs!r}` and `min_steps={self.min_steps!r}` are not both"
+                    " reached yet."
                 )
             return can_stop
         return False

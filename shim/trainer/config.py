@@ -336,8 +336,8 @@ def parse_trainer_args(
     if fast_dev_run:
         n = 1 if fast_dev_run is True else int(fast_dev_run)
         rank_zero_info(
-            f"Running in `fast_dev_run` mode: will run the requested loop using {n} batch(es). Logging and"
-            " checkpointing is suppressed."
+            f"`fast_dev_run`: each loop runs {n} batch(es), once, to check that the code runs; nothing is logged or"
+            " checkpointed."
         )
         max_steps, max_epochs, num_sanity, val_check, check_val_every_n_epoch = n, 1, 0, 1.0, 1
         max_time, val_check_seconds = None, None

@@ -44,9 +44,13 @@ def verify_loop_configuration(trainer: "Trainer", model: "LightningModule") -> N
         val_source = trainer.fit_loop.epoch_loop.val_loop.source
         has_val_step = trainer._module_overrides("validation_step")
         if has_val_step and not val_source.is_defined():
-            rank_zero_warn("You defined a `validation_step` but have no `val_dataloader`. Skipping val loop.")
+            rank_zero_warn(
+                "The module has a `validation_step` but there is no val dataloader: fit runs without validation."
+            )
         elif val_source.is_defined() and not has_val_step and val_source.instance is not model:
-            rank_zero_warn("You passed in a `val_dataloader` but have no `validation_step`. Skipping val loop.")
+            rank_zero_warn(
+                "A val dataloader was given but the module has no `validation_step`: fit runs without validation."
+            )
     elif fn in (TrainerFn.VALIDATING, TrainerFn.TESTING):
         name = "validation" if fn == TrainerFn.VALIDATING else "test"
         if not trainer._module_overrides(f"{name}_step"):

@@ -117,10 +117,9 @@ def distribute_loader(loader: Any, trainer: "Trainer", stage: RunningStage) -> A
         sampler = DistributedSamplerWrapper(loader.sampler, **kwargs)  # type: ignore[arg-type]
     if trainer.state.fn in (TrainerFn.VALIDATING, TrainerFn.TESTING) and stage != RunningStage.PREDICTING:
         rank_zero_warn(
-            f"Using `DistributedSampler` with the dataloaders. During `trainer.{trainer.state.fn.value}()`, it is"
-            " recommended to use `Trainer(devices=1, num_nodes=1)` to ensure each sample/batch gets evaluated exactly"
-            " once. Otherwise, multi-device settings use `DistributedSampler` that replicates some samples to make"
-            " sure all devices have same batch size in case of uneven inputs.",
+            f"`trainer.{trainer.state.fn.value}()` reads its data through a `DistributedSampler`, which repeats a few"
+            " samples so that every process gets as many batches: some samples are evaluated twice. For exact"
+            " metrics, evaluate with `Trainer(devices=1, num_nodes=1)`.",
             category=PossibleUserWarning,
         )
     return rebuild_loader(loader, sampler)

@@ -99,7 +99,7 @@ _KEPT_DTYPES = (torch.float32, torch.float64)
 def resolve_log_levels(fx: str, on_step: bool | None, on_epoch: bool | None) -> tuple[bool, bool]:
     """Apply the per-hook defaults for ``on_step``/``on_epoch`` and reject combinations the hook does not allow."""
     if fx not in LOG_OPTIONS:
-        raise MisconfigurationException(f"You can't `self.log()` inside `{fx}`.")
+        raise MisconfigurationException(f"`self.log` cannot be called from `{fx}`: nothing logs metrics there.")
     allowed_step, allowed_epoch, default_step, default_epoch = LOG_OPTIONS[fx]
     on_step = default_step if on_step is None else on_step
     on_epoch = default_epoch if on_epoch is None else on_epoch

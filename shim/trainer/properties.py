@@ -391,7 +391,7 @@ class TrainerProperties:
         if self.max_epochs == -1:
             return float("inf") if self.max_steps == -1 else self.max_steps
         if self.fit_loop.loader is None:
-            rank_zero_info("Loading `train_dataloader` to estimate number of stepping batches.")
+            rank_zero_info("`estimated_stepping_batches` asks for the train dataloader now, to count its batches.")
             self.fit_loop.setup_data()
         batches = self.num_training_batches
         if batches == float("inf"):

@@ -45,7 +45,7 @@ def call_and_handle_interrupt(trainer: "Trainer", fn: Any, *args: Any) -> Any:
         return None
     except KeyboardInterrupt as exception:
         # as Lightning: a Ctrl+C ends the run gracefully (hooks, teardown) and then the program, with status 1
-        rank_zero_info("\nDetected KeyboardInterrupt, attempting graceful shutdown ...")
+        rank_zero_info("\nKeyboardInterrupt: ending the run (callbacks, teardown), then the program.")
         _ignore_further_interrupts()
         interrupt(trainer, exception)
         teardown(trainer)
@@ -83,8 +83,8 @@ def run(
         max_epochs = 1000 if trainer.max_steps == -1 and trainer.max_time is None else -1
         if max_epochs == 1000:
             rank_zero_warn(
-                "`max_epochs` was not set. Setting it to 1000 epochs. To train without an epoch limit, set"
-                " `max_epochs=-1`.",
+                "No `max_epochs` was given: training stops after 1000 epochs. Set `max_epochs=-1` to train without"
+                " an epoch limit.",
                 category=PossibleUserWarning,
             )
         trainer.fit_loop.max_epochs = max_epochs

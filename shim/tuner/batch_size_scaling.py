@@ -56,9 +56,9 @@ def scale_batch_size(trainer: "Trainer", search: BatchSizeSearch) -> int | None:
         The batch size, or None under ``fast_dev_run`` (which skips the search).
     """
     if not 0.0 <= search.margin < 1.0:
-        raise ValueError(f"`margin` should be between 0 and 1. Found margin={search.margin}")
+        raise ValueError(f"margin={search.margin!r} is not valid: use a fraction in [0, 1).")
     if trainer.fast_dev_run:
-        rank_zero_warn("Skipping batch size scaler since `fast_dev_run` is enabled.")
+        rank_zero_warn("No batch size search under `fast_dev_run`: the batch size is left as it is.")
         return None
     path = save_snapshot(trainer, "scale_batch_size")
     loop = trainer._active_loop
@@ -69,7 +69,7 @@ def scale_batch_size(trainer: "Trainer", search: BatchSizeSearch) -> int | None:
             new_size, _ = scaler.adjust(value=search.init_val)
             new_size = scaler.power(new_size) if search.mode == "power" else scaler.binsearch(new_size)
             garbage_collection_cuda()
-            log.info(f"Finished batch size finder, will continue with full run using batch size {new_size}")
+            log.info(f"Batch size search done: the run continues with batch size {new_size}.")
     finally:
         counters.restore()
         _reload_data(trainer, loop)
@@ -160,7 +160,7 @@ class _Scaler:
                 total = max(lengths) if self.loop is trainer.fit_loop else sum(lengths)
                 if size >= total:
                     rank_zero_info(
-                        f"The batch size {size} is greater or equal than the length of your dataset: {total}."
+                        f"Batch size {size} already covers the whole dataset ({total} samples); the search stops here."
                     )
                     return size, False
             new_size = value if value is not None else int(size * factor)
@@ -176,7 +176,7 @@ class _Scaler:
     def reached_max_val(self, size: int) -> bool:
         if self.search.lightning_1x or size < self.search.max_val:
             return False
-        rank_zero_info(f"Reached the maximum batch size limit of {self.search.max_val}. Stopping search.")
+        rank_zero_info(f"The batch size search stops at its upper bound, max_val={self.search.max_val}.")
         return True
 
     def run_trial(self) -> None:

@@ -34,17 +34,16 @@ def _determine_lr_attr_name(model: "LightningModule", attr_name: str = "") -> st
     if attr_name:
         if not lightning_hasattr(model, attr_name):
             raise AttributeError(
-                f"The attribute name for the learning rate was set to {attr_name}, but could not find this as a field"
-                " in `model` or `model.hparams`."
+                f"lr_find(attr_name={attr_name!r}): neither the model nor its `hparams` (nor the datamodule) has"
+                f" an attribute {attr_name!r}."
             )
         return attr_name
     for name in _LR_NAMES:
         if lightning_hasattr(model, name):
             return name
     raise AttributeError(
-        f"When using the learning rate finder, either `model` or `model.hparams` should have one of these fields:"
-        f" {_LR_NAMES}. If your model has a different name for the learning rate, set it with"
-        " `.lr_find(attr_name=...)`."
+        f"The learning rate finder updates the model's learning rate, which it looks for under the names {_LR_NAMES}"
+        " on the model and its `hparams`; none is there. Name yours with `.lr_find(attr_name=...)`."
     )
 
 
@@ -76,8 +75,7 @@ class _LRFinder:
         optimizers = trainer.strategy.optimizers
         if len(optimizers) != 1:
             raise MisconfigurationException(
-                f"`model.configure_optimizers()` returned {len(optimizers)}, but learning rate finder only works with"
-                " single optimizer"
+                f"The learning rate finder tunes one optimizer; `configure_optimizers()` returned {len(optimizers)}."
             )
         optimizer = optimizers[0]
         for group in optimizer.param_groups:
@@ -103,8 +101,7 @@ class _LRFinder:
             plt = importlib.import_module("matplotlib.pyplot")
         except ImportError:
             raise MisconfigurationException(
-                "To use the `plot` method, you must have Matplotlib installed. Install it by running"
-                " `pip install -U matplotlib`."
+                "`plot()` draws with Matplotlib, which is not installed: `pip install matplotlib`."
             ) from None
         lrs, losses = self.results["lr"], self.results["loss"]
         if ax is None:
@@ -141,8 +138,8 @@ class _LRFinder:
         losses, lrs = losses[finite], lrs[finite]
         if len(losses) < 2:
             log.error(
-                "Failed to compute suggestion for learning rate because there are not enough points. Increase the loop"
-                " iteration limits or the size of your dataset/dataloader."
+                "No learning rate is suggested: fewer than two finite losses were recorded. Run more steps"
+                " (`num_training`) or give the finder more data."
             )
             self._optimal_idx = None
             return None
@@ -181,7 +178,7 @@ def lr_find(
         The finder with its results, or None under ``fast_dev_run`` (which skips the test).
     """
     if trainer.fast_dev_run:
-        rank_zero_warn("Skipping learning rate finder since `fast_dev_run` is enabled.")
+        rank_zero_warn("No learning rate search under `fast_dev_run`: the learning rate is left as it is.")
         return None
     if update_attr:
         attr_name = _determine_lr_attr_name(model, attr_name)
@@ -203,7 +200,7 @@ def lr_find(
             finder._exchange_scheduler(trainer)
             fit_loop.run()
         if trainer.global_step != num_training + start_steps:
-            log.info(f"LR finder stopped early after {trainer.global_step} steps due to diverging loss.")
+            log.info(f"The loss diverged: the learning rate finder stopped after {trainer.global_step} steps.")
         finder.results = {"lr": recorder.lrs, "loss": recorder.losses}
         finder._total_batch_idx = fit_loop.total_batch_idx
         finished = True

@@ -86,7 +86,9 @@ class Tuner:
         _check_tuner_configuration(train_dataloaders, val_dataloaders, dataloaders, method)
         trainer = self._trainer
         if trainer.world_size > 1:
-            raise ValueError("Tuning the batch size is currently not supported with distributed strategies.")
+            raise ValueError(
+                f"The batch size search runs in a single process; this Trainer has {trainer.world_size} (world size)."
+            )
         _check_no_finder_callback(trainer, BatchSizeFinder)
         finder = BatchSizeFinder(mode, steps_per_trial, init_val, max_trials, batch_arg_name, margin, max_val)
         finder._search = replace(finder._search, lightning_1x=self._lightning_1x)
@@ -139,7 +141,7 @@ class Tuner:
         from shim.callbacks.lr_finder import LearningRateFinder
 
         if method != "fit":
-            raise MisconfigurationException("method='fit' is the only valid configuration to run lr finder.")
+            raise MisconfigurationException(f"lr_find(method={method!r}): the learning rate finder runs in fit only.")
         _check_tuner_configuration(train_dataloaders, val_dataloaders, dataloaders, method)
         _check_no_finder_callback(self._trainer, LearningRateFinder)
         finder = LearningRateFinder(min_lr, max_lr, num_training, mode, early_stop_threshold, update_attr, attr_name)
@@ -193,25 +195,25 @@ def _finish_after_search(trainer: "Trainer") -> None:
 
 def _check_tuner_configuration(train_dataloaders: Any, val_dataloaders: Any, dataloaders: Any, method: str) -> None:
     if method not in _METHODS:
-        raise ValueError(f"method {method!r} is invalid. Should be one of {_METHODS}.")
+        raise ValueError(f"method={method!r} is not valid: use one of {list(_METHODS)}.")
     if method == "fit":
         if dataloaders is not None:
             raise MisconfigurationException(
-                f"In tuner with method={method!r}, `dataloaders` argument should be None, please consider setting"
-                " `train_dataloaders` and `val_dataloaders` instead."
+                f"The tuner got `dataloaders` with method={method!r}, which reads `train_dataloaders` and"
+                " `val_dataloaders`: pass those instead."
             )
     elif train_dataloaders is not None or val_dataloaders is not None:
         raise MisconfigurationException(
-            f"In tuner with `method`={method!r}, `train_dataloaders` and `val_dataloaders` arguments should be None,"
-            " please consider setting `dataloaders` instead."
+            f"The tuner got `train_dataloaders`/`val_dataloaders` with method={method!r}, which reads `dataloaders`:"
+            " pass that instead."
         )
 
 
 def _check_no_finder_callback(trainer: "Trainer", finder_type: type) -> None:
     if any(isinstance(cb, finder_type) for cb in trainer.callbacks):
         raise ValueError(
-            f"Trainer is already configured with a `{finder_type.__name__}` callback. Please remove it if you want"
-            " to use the Tuner."
+            f"The Trainer's callbacks already hold a `{finder_type.__name__}`; the Tuner runs its own search, so remove"
+            " the callback to use the Tuner."
         )
 
 
@@ -235,7 +237,7 @@ def tune(
     from shim.core.datamodule import LightningDataModule
 
     if method not in _METHODS:
-        raise ValueError(f"method {method!r} is invalid. Should be one of {_METHODS}.")
+        raise ValueError(f"method={method!r} is not valid: use one of {list(_METHODS)}.")
     checked_method = cast(_Method, method)
     scale_kwargs = dict(scale_batch_size_kwargs or {})
     lr_kwargs = dict(lr_find_kwargs or {})

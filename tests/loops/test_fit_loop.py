@@ -104,10 +104,10 @@ def test_the_min_epochs_notice_is_given_once(caplog: pytest.LogCaptureFixture, t
     )
     with caplog.at_level(logging.INFO):
         trainer.fit(Model())
-    notices = [r for r in caplog.records if "has not been met" in r.getMessage()]
+    notices = [r for r in caplog.records if "should_stop" in r.getMessage()]
     assert [r.getMessage() for r in notices] == [
-        "Trainer was signaled to stop but the required `min_epochs=4` or `min_steps=None` has not been met."
-        " Training will continue..."
+        "Training goes on although `trainer.should_stop` is set: `min_epochs=4` and `min_steps=None` are not both"
+        " reached yet."
     ]
     assert trainer.current_epoch == 4
     assert trainer.global_step == 8

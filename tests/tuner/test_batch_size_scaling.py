@@ -155,12 +155,12 @@ def test_size_in_hparams_and_datamodule() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "error", "match"),
     [
-        ({"mode": "foo"}, ValueError, "`mode` should be either of"),
-        ({"batch_arg_name": "missing"}, MisconfigurationException, "Field missing not found"),
-        ({"method": "foo"}, ValueError, "method 'foo' is invalid"),
-        ({"dataloaders": [1]}, MisconfigurationException, "`dataloaders` argument should be None"),
-        ({"method": "test", "train_dataloaders": [1]}, MisconfigurationException, "should be None"),
-        ({"margin": 1.0}, ValueError, "`margin` should be between 0 and 1"),
+        ({"mode": "foo"}, ValueError, "mode='foo'\\) is not valid"),
+        ({"batch_arg_name": "missing"}, MisconfigurationException, "no attribute 'missing'"),
+        ({"method": "foo"}, ValueError, "method='foo' is not valid"),
+        ({"dataloaders": [1]}, MisconfigurationException, "got `dataloaders` with method='fit'"),
+        ({"method": "test", "train_dataloaders": [1]}, MisconfigurationException, "reads `dataloaders`"),
+        ({"margin": 1.0}, ValueError, "margin=1.0\\) is not valid"),
     ],
 )
 def test_bad_input(kwargs: dict[str, Any], error: type[Exception], match: str) -> None:
@@ -172,13 +172,13 @@ def test_bad_input(kwargs: dict[str, Any], error: type[Exception], match: str) -
 def test_loaders_passed_to_fit_are_refused() -> None:
     trainer = shim.Trainer(max_epochs=1, **QUIET)
     loader = DataLoader(boring_classes.RandomDataset(32, 64))
-    with pytest.raises(MisconfigurationException, match="dataloaders passed directly to `.fit\\(\\)`"):
+    with pytest.raises(MisconfigurationException, match="not one passed to `.fit\\(\\)`"):
         Tuner(trainer).scale_batch_size(oom_model(boring_classes, 20, 64), train_dataloaders=loader)
 
 
 def test_finder_callback_and_tuner_conflict() -> None:
     trainer = shim.Trainer(max_epochs=1, callbacks=[BatchSizeFinder()], **QUIET)
-    with pytest.raises(ValueError, match="already configured with a `BatchSizeFinder`"):
+    with pytest.raises(ValueError, match="already hold a `BatchSizeFinder`"):
         Tuner(trainer).scale_batch_size(oom_model(boring_classes, 20, 64))
 
 
@@ -195,7 +195,7 @@ def test_other_errors_propagate() -> None:
 
 def test_fast_dev_run_skips_the_search() -> None:
     trainer = shim.Trainer(fast_dev_run=True, enable_progress_bar=False, enable_model_summary=False)
-    with pytest.warns(UserWarning, match="Skipping batch size scaler"):
+    with pytest.warns(UserWarning, match="No batch size search under `fast_dev_run`"):
         assert Tuner(trainer).scale_batch_size(oom_model(boring_classes, 20, 64)) is None
 
 

@@ -22,7 +22,7 @@ class ProgressBar(Callback):
     @property
     def trainer(self) -> "Trainer":
         if self._trainer is None:
-            raise TypeError(f"The `{type(self).__name__}._trainer` reference has not been set yet.")
+            raise TypeError(f"{type(self).__name__} has no Trainer yet: it gets one when a run starts.")
         return self._trainer
 
     @property
