@@ -2,7 +2,7 @@
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -157,9 +157,23 @@ class FitLoop:
             set_sampler_epoch(self.loader, epoch)
             self._sampler_epoch = epoch
 
+    def _resume_inside_a_cut_epoch(self) -> None:
+        """As Lightning: when training is bounded by ``max_steps`` and the checkpoint was saved at the end of an epoch
+        that ``max_steps`` cut short, the resumed run goes on with that epoch's remaining batches (no new epoch, no
+        ``on_train_epoch_start``) instead of starting the next one."""
+        resume = self._resume
+        if resume is None or resume.kind != "epoch_end" or self.trainer.max_steps == -1:
+            return
+        if resume.batches_done >= self.max_batches:
+            return
+        self.epoch_progress.current.completed -= 1  # load_state_dict counted the epoch as finished
+        self.epoch_progress.total.completed -= 1
+        self._resume = replace(resume, kind="batch_end")
+
     def _start_pass(self) -> None:
         """Begin a pass over the training data; when resuming, from where the checkpoint left it."""
         assert self._fetcher is not None
+        self._resume_inside_a_cut_epoch()
         resume = self._resume
         if resume is not None and resume.mid_epoch and resume.rng_at_epoch_start is not None:
             set_rng_states(resume.rng_at_epoch_start)
@@ -179,7 +193,8 @@ class FitLoop:
         if self.skip:
             return
         torch.set_grad_enabled(True)
-        self.epoch_progress.current.completed = self.epoch_progress.current.processed
+        if self._resume is None or not self._resume.mid_epoch:  # an epoch resumed inside goes on unfinished
+            self.epoch_progress.current.completed = self.epoch_progress.current.processed
         trainer = self.trainer
         if self.epoch_loop.should_check_val_epoch() and self.epoch_loop.val_loop.loaders is None:
             trainer._set_stage(RunningStage.VALIDATING)

@@ -221,3 +221,27 @@ def test_same_hooks_metrics_and_weights_as_lightning(lightning: ModuleType, name
     assert actual["weights"].keys() == expected["weights"].keys()
     for key, value in expected["weights"].items():
         torch.testing.assert_close(actual["weights"][key], value, rtol=0, atol=0)
+
+
+def _resume_max_steps(pkg: ModuleType, tmp_path: Any) -> dict[str, Any]:
+    """Train one step (max_steps cuts epoch 0 short; the epoch-end checkpoint is saved), then resume to 3 steps."""
+    torch.manual_seed(0)
+    data = {"train": torch.randn(12, 32), "val": torch.randn(6, 32)}
+    Module, Callback, calls = recording_classes(pkg, _base_module(pkg, "auto"))
+    kwargs = {"default_root_dir": str(tmp_path), "limit_val_batches": 0, "enable_progress_bar": False,
+              "enable_model_summary": False, "logger": False}  # fmt: skip
+    first = pkg.Trainer(max_steps=1, **kwargs)
+    first.fit(Module(data))
+    path = first.checkpoint_callback.best_model_path
+    calls.clear()
+    second = pkg.Trainer(max_steps=3, callbacks=[Callback()], **kwargs)
+    second.fit(Module(data), ckpt_path=path)
+    return {"calls": list(calls), "global_step": second.global_step, "current_epoch": second.current_epoch}
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_resuming_an_epoch_cut_by_max_steps_continues_it(lightning: ModuleType, tmp_path: Any) -> None:
+    expected = _resume_max_steps(lightning, tmp_path / "pl")
+    actual = _resume_max_steps(shim, tmp_path / "shim")
+    assert actual == expected
+    assert not any("on_train_epoch_start" in str(call) for call in expected["calls"])
