@@ -167,11 +167,11 @@ class TrainingEpochLoop:
                 step_args = (batch, batch_idx) if self._takes_batch_idx else (batch,)
                 if self._automatic:
                     optimizer = trainer.strategy._lightning_optimizers[0]
-                    result = self.automatic_optimization.run(optimizer, batch_idx, step_args, accumulating)
+                    result = self.automatic_optimization.run_batch(optimizer, batch_idx, step_args, accumulating)
                     if self._build_outputs:
                         output = result.outputs()
                 else:
-                    output = self.manual_optimization.run(step_args)
+                    output = self.manual_optimization.run_batch(step_args)
         total.processed += 1
         current.processed += 1
         if trainer.strategy.lr_scheduler_configs:

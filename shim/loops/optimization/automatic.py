@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor
+from torch.optim import Optimizer
 from torch.optim import optimizer as _torch_optimizer
 
 from shim.core.optimizer import LightningOptimizer
@@ -275,7 +276,22 @@ class AutomaticOptimization:
             self._precision._after_closure(self._module, optimizer._optimizer)
         return result
 
-    def run(
+    def run(self, optimizer: Optimizer, batch_idx: int, kwargs: Mapping[str, Any]) -> dict[str, Any]:
+        """Optimize one batch given ``training_step``'s arguments by name (``{"batch": ..., "batch_idx": ...}``).
+
+        Returns the outputs the batch-end hooks get: ``{"loss": ..., **extras}``, or ``{}`` when ``training_step``
+        returned None. Whether the batch only accumulates is read from the epoch loop's position. The epoch loop
+        calls ``run_batch``, which takes the arguments and the accumulation it already has at hand.
+        """
+        trainer = self.trainer
+        strategy = trainer.strategy
+        wrapped = next((o for o in strategy._lightning_optimizers if optimizer in (o, o._optimizer)), None)
+        if wrapped is None:
+            wrapped = LightningOptimizer._to_lightning_optimizer(optimizer, strategy)
+        accumulating = trainer.accumulate_grad_batches != 1 and trainer.fit_loop.epoch_loop.should_accumulate()
+        return self.run_batch(wrapped, batch_idx, tuple(kwargs.values()), accumulating).outputs()
+
+    def run_batch(
         self, optimizer: "LightningOptimizer", batch_idx: int, step_args: tuple[Any, ...], accumulating: bool
     ) -> ClosureResult:
         """Optimize one batch; what ``training_step`` returned (``outputs()`` makes the hooks' outputs from it)."""

@@ -29,7 +29,15 @@ class ManualOptimization:
     def _on_after_step(self) -> None:
         self.optim_step_progress.increment_completed()
 
-    def run(self, step_args: tuple[Any, ...]) -> dict[str, Any]:
+    def run(self, kwargs: Mapping[str, Any]) -> dict[str, Any]:
+        """Run one batch given ``training_step``'s arguments by name (``{"batch": ..., "batch_idx": ...}``).
+
+        Returns what ``training_step`` returned, as a dict (``{}`` for None). The epoch loop calls ``run_batch``.
+        """
+        return self.run_batch(tuple(kwargs.values()))
+
+    def run_batch(self, step_args: tuple[Any, ...]) -> dict[str, Any]:
+        """Run ``training_step`` on ``step_args``, counting the optimizer steps it takes."""
         trainer = self.trainer
         optimizers = trainer.strategy._lightning_optimizers
         for opt in optimizers:
