@@ -11,7 +11,6 @@ _NOT_API = "helper Lightning uses internally; scripts do not import it"
 
 GAPS: dict[str, str] = {
     # accelerators
-    "pytorch_lightning.accelerators.MPSAccelerator": _NOT_YET,
     "pytorch_lightning.accelerators.find_usable_cuda_devices": _NOT_YET,
     # callbacks
     "pytorch_lightning.callbacks.DeviceStatsMonitor": _NOT_YET,

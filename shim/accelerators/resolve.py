@@ -14,6 +14,7 @@ import torch
 from shim.accelerators.accelerator import Accelerator
 from shim.accelerators.cpu import CPUAccelerator
 from shim.accelerators.cuda import CUDAAccelerator
+from shim.accelerators.mps import MPSAccelerator
 from shim.plugins.precision.amp import MixedPrecision
 from shim.plugins.precision.double import DoublePrecision
 from shim.plugins.precision.half import HalfPrecision
@@ -52,11 +53,6 @@ class Hardware:
     strategy_name: str
 
 
-def _mps_available() -> bool:
-    mps = getattr(torch.backends, "mps", None)
-    return bool(mps is not None and mps.is_available())
-
-
 def _select_accelerator(accelerator: Any) -> Accelerator:
     if isinstance(accelerator, Accelerator):
         return accelerator
@@ -66,12 +62,13 @@ def _select_accelerator(accelerator: Any) -> Accelerator:
             " Accelerator instance."
         )
     name = accelerator.lower()
-    if name == "auto":
-        if CUDAAccelerator.is_available():
-            return CUDAAccelerator()
-        return CPUAccelerator()
     if name == "cpu":
         return CPUAccelerator()
+    # as Lightning: "auto" and "gpu" prefer the Apple GPU; a machine has either that or CUDA, never both
+    if name in ("auto", "gpu") and MPSAccelerator.is_available():
+        return MPSAccelerator()
+    if name == "auto":
+        return CUDAAccelerator() if CUDAAccelerator.is_available() else CPUAccelerator()
     if name in ("gpu", "cuda"):
         if not CUDAAccelerator.is_available():
             raise MisconfigurationException(
@@ -80,10 +77,12 @@ def _select_accelerator(accelerator: Any) -> Accelerator:
             )
         return CUDAAccelerator()
     if name == "mps":
-        raise MisconfigurationException(
-            "accelerator='mps' was requested, but "
-            + ("shim does not support MPS yet." if _mps_available() else "MPS is not available on this machine.")
-        )
+        if not MPSAccelerator.is_available():
+            raise MisconfigurationException(
+                "accelerator='mps' was requested, but this machine has no Apple GPU"
+                " (torch.backends.mps.is_available() is False). Use accelerator='cpu' or 'auto'."
+            )
+        return MPSAccelerator()
     # tpu
     try:
         import torch_xla  # type: ignore[import-not-found]  # noqa: F401
@@ -101,9 +100,18 @@ def resolve_hardware(accelerator: Any, devices: Any, strategy: Any, num_nodes: i
     if devices is None:
         devices = "auto"
     chosen = _select_accelerator(accelerator)
+    if isinstance(chosen, MPSAccelerator) and _is_ddp(strategy):
+        raise ValueError(
+            f"strategy={strategy!r} starts several processes, which the single Apple GPU (MPS) cannot serve:"
+            " use accelerator='cpu' for DDP or keep the default strategy."
+        )
     parsed = chosen.parse_devices(devices)
     device_list = chosen.get_parallel_devices(parsed)
     return Hardware(chosen, device_list, num_nodes, _resolve_strategy_name(strategy, len(device_list), num_nodes))
+
+
+def _is_ddp(strategy: Any) -> bool:
+    return isinstance(strategy, DDPStrategy) or (isinstance(strategy, str) and "ddp" in strategy.lower())
 
 
 def _resolve_strategy_name(strategy: Any, num_devices: int, num_nodes: int) -> str:
@@ -176,8 +184,16 @@ _ALLOWED_PRECISIONS = (*_PRECISIONS, *_PRECISION_ALIASES)
 def _autocast_device(accelerator: Any) -> str:
     """The device type autocast runs on for the Trainer's ``accelerator`` argument (a name or an instance)."""
     if isinstance(accelerator, Accelerator):
-        return "cpu" if isinstance(accelerator, CPUAccelerator) else "cuda"
+        return (
+            "cpu"
+            if isinstance(accelerator, CPUAccelerator)
+            else "mps"
+            if isinstance(accelerator, MPSAccelerator)
+            else "cuda"
+        )
     name = accelerator.lower() if isinstance(accelerator, str) else accelerator
+    if name in ("auto", "gpu") and MPSAccelerator.is_available():
+        return "mps"
     if name == "auto":
         return "cuda" if CUDAAccelerator.is_available() else "cpu"
     return name if name in ("cpu", "mps") else "cuda"

@@ -3,6 +3,7 @@
 from shim.accelerators.accelerator import Accelerator
 from shim.accelerators.cpu import CPUAccelerator
 from shim.accelerators.cuda import CUDAAccelerator
+from shim.accelerators.mps import MPSAccelerator
 from shim.accelerators.xla import TPUAccelerator, XLAAccelerator
 
-__all__ = ["Accelerator", "CPUAccelerator", "CUDAAccelerator", "TPUAccelerator", "XLAAccelerator"]
+__all__ = ["Accelerator", "CPUAccelerator", "CUDAAccelerator", "MPSAccelerator", "TPUAccelerator", "XLAAccelerator"]
