@@ -119,13 +119,14 @@ class Trainer(TrainerProperties, ArgparseConstructors):
         legacy = translate_1x_arguments(**{name: arguments[name] for name in LEGACY_ARGUMENTS})
         accelerator, devices, precision = legacy.accelerator, legacy.devices, legacy.precision
         use_distributed_sampler = legacy.use_distributed_sampler
+        # the arguments checked first, so that barebones refuses a profiler as Lightning does (ValueError)
+        self._config: TrainerConfig = parse_trainer_args(**{name: arguments[name] for name in CONFIG_ARGUMENTS})
         _reject_unsupported(
             profiler=(profiler, None),
             plugins=(plugins, None),
             sync_batchnorm=(sync_batchnorm, False),
             model_registry=(model_registry, None),
         )
-        self._config: TrainerConfig = parse_trainer_args(**{name: arguments[name] for name in CONFIG_ARGUMENTS})
         config = self._config
         self._default_root_dir = os.fspath(default_root_dir) if default_root_dir is not None else os.getcwd()
         self.use_distributed_sampler = use_distributed_sampler

@@ -118,6 +118,7 @@ _BAREBONES_CASES: list[dict[str, Any]] = [
     {"fast_dev_run": True},
     {"fast_dev_run": 0},
     {"detect_anomaly": True},
+    {"profiler": "simple"},
 ]
 
 
