@@ -52,6 +52,21 @@ def test_fabric_paths_resolve_to_the_objects_shim_uses(tmp_path: Path) -> None:
     assert lines == ["True True", "True 0", "True True", "True False"]
 
 
+def test_fabric_configuration_error_is_the_one_the_trainer_raises(tmp_path: Path) -> None:
+    lines = _run_under_redirect(
+        tmp_path,
+        """
+        import lightning.pytorch as pl
+        from lightning.fabric.utilities.exceptions import MisconfigurationException
+        try:
+            pl.Trainer(max_epochs=-5)
+        except MisconfigurationException as error:
+            print(type(error).__name__)
+        """,
+    )
+    assert lines == ["MisconfigurationException"]
+
+
 def test_fabric_itself_and_what_shim_lacks_say_so(tmp_path: Path) -> None:
     lines = _run_under_redirect(
         tmp_path,
