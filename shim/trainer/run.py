@@ -80,7 +80,11 @@ def run(
     assert fn is not None
     trainer.ckpt_path = resolve_ckpt_path(trainer, fn, ckpt_path, model_provided)
     if fn == TrainerFn.FITTING and trainer._config.max_epochs is None:
-        max_epochs = 1000 if trainer.max_steps == -1 and trainer.max_time is None else -1
+        from shim.callbacks.timer import Timer
+
+        # a Timer among the callbacks (from `max_time` or given by the user) bounds the run, as max_steps does
+        has_timer = any(isinstance(callback, Timer) for callback in trainer.callbacks)
+        max_epochs = 1000 if trainer.max_steps == -1 and not has_timer else -1
         if max_epochs == 1000:
             rank_zero_warn(
                 "No `max_epochs` was given: training stops after 1000 epochs. Set `max_epochs=-1` to train without"

@@ -2,6 +2,7 @@
 
 import importlib
 import time
+import warnings
 from datetime import timedelta
 from types import ModuleType
 from typing import Any
@@ -186,3 +187,22 @@ def test_state_dict_matches_lightning(lightning: ModuleType) -> None:
     ours = Timer()
     assert ours.state_dict() == theirs.state_dict()
     assert ours.state_key == theirs.state_key == "Timer"
+
+
+@pytest.mark.parametrize("timer_from", ["callbacks", "max_time"])
+def test_timer_lifts_the_default_epoch_limit(lightning: ModuleType, clock: ScriptedClock, timer_from: str) -> None:
+    """Without `max_epochs`, a Timer bounds the run: no 1000-epoch default and no warning about it, as in Lightning."""
+    limits = []
+    for pkg in (lightning, shim):
+        timer_cls = importlib.import_module(f"{pkg.__name__}.callbacks.timer").Timer
+        kwargs: dict[str, Any] = {"max_epochs": None, "max_time": None, "callbacks": []}
+        if timer_from == "callbacks":
+            kwargs["callbacks"] = [timer_cls(duration={"seconds": 3}, interval="step")]
+        else:
+            kwargs["max_time"] = {"seconds": 3}
+        with warnings.catch_warnings(record=True) as record:
+            warnings.simplefilter("always")
+            trainer, _ = _fit(pkg, None, clock, **kwargs)
+        assert not [w for w in record if "max_epochs" in str(w.message)]
+        limits.append((trainer.max_epochs, trainer.global_step))
+    assert limits[1] == limits[0] == (-1, 3)
