@@ -185,6 +185,10 @@ def prepare_data(trainer: "Trainer") -> None:
 
 
 def setup_hooks(trainer: "Trainer", fn: TrainerFn) -> None:
+    # Lightning creates each logger's experiment (its folder, TensorBoard's event file) before the setup hooks, so
+    # they see the log folder in place (ModelCheckpoint's warning about a non-empty folder counts on it)
+    for logger in trainer.loggers:
+        getattr(logger, "experiment", None)
     trainer.strategy.barrier("pre_setup")
     trainer._hooks.datamodule("setup", stage=fn)
     trainer._hooks.callbacks("setup", stage=fn)

@@ -315,3 +315,30 @@ def test_checkpoints_on_a_remote_file_system(tmp_path: Path) -> None:
     loaded = BoringModel.load_from_checkpoint(callback.best_model_path)
     assert torch.equal(loaded.layer.weight, trainer.lightning_module.layer.weight)
     fs.rm("/run", recursive=True)
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_loggers_write_their_folder_before_setup_as_lightning(lightning: ModuleType, tmp_path: Path) -> None:
+    """Each logger's experiment exists before `setup`, so a checkpoint folder that holds the logs is not empty."""
+    seen = []
+    for pkg in (lightning, shim):
+        root = tmp_path / pkg.__name__
+        boring = importlib.import_module(f"{pkg.__name__}.demos.boring_classes")
+
+        class FolderAtSetup(pkg.Callback):  # type: ignore[name-defined,misc]
+            def setup(self, trainer: Any, pl_module: Any, stage: str) -> None:
+                seen.append(sorted(os.path.relpath(path, root) for path, _, _ in os.walk(root)))
+
+        checkpoint = importlib.import_module(f"{pkg.__name__}.callbacks").ModelCheckpoint(dirpath=root)
+        trainer = pkg.Trainer(
+            default_root_dir=root,
+            max_epochs=1,
+            limit_train_batches=1,
+            limit_val_batches=1,
+            enable_progress_bar=False,
+            enable_model_summary=False,
+            callbacks=[FolderAtSetup(), checkpoint],
+        )
+        with pytest.warns(UserWarning, match="not empty"):
+            trainer.fit(boring.BoringModel())
+    assert seen[1] == seen[0] == [".", "lightning_logs", os.path.join("lightning_logs", "version_0")]
