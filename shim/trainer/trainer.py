@@ -15,6 +15,7 @@ from shim.loops.evaluation_loop import EvaluationLoop
 from shim.loops.fit_loop import FitLoop
 from shim.loops.prediction_loop import PredictionLoop
 from shim.plugins.precision.precision import Precision
+from shim.profilers import PassThroughProfiler, Profiler
 from shim.strategies.strategy import Strategy
 from shim.trainer.callback_setup import build_callbacks, build_loggers
 from shim.trainer.config import CONFIG_ARGUMENTS, TrainerConfig, apply_determinism, parse_trainer_args
@@ -137,6 +138,7 @@ class Trainer(TrainerProperties, ArgparseConstructors):
         self.move_metrics_to_cpu = legacy.move_metrics_to_cpu
         self.multiple_trainloader_mode = legacy.multiple_trainloader_mode
         self.enable_autolog_hparams = enable_autolog_hparams
+        self.profiler: Profiler = PassThroughProfiler()  # for `trainer.profiler.profile(...)` in user code
 
         # hardware: accelerator, device, precision and the strategy that holds them
         precision_plugin = resolve_precision(precision, accelerator)
