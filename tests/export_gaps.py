@@ -25,7 +25,6 @@ GAPS: dict[str, str] = {
     # core
     # demos
     "pytorch_lightning.demos.boring_classes.DemoModel": _NOT_YET,
-    "pytorch_lightning.demos.boring_classes.IterableBoringDataModule": _NOT_YET,
     "pytorch_lightning.demos.boring_classes.Net": _NOT_YET,
     # loggers
     "pytorch_lightning.loggers.CometLogger": _NO_DEPENDENCY,
@@ -57,7 +56,6 @@ GAPS: dict[str, str] = {
     # trainer
     "pytorch_lightning.trainer.seed_everything": _NOT_YET,
     # utilities
-    "pytorch_lightning.utilities.CombinedLoader": _NOT_YET,
     "pytorch_lightning.utilities.find_shared_parameters": _NOT_YET,
     "pytorch_lightning.utilities.grad_norm": _NOT_YET,
     "pytorch_lightning.utilities.is_shared_filesystem": _NOT_YET,

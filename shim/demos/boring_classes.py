@@ -16,6 +16,7 @@ __all__ = [
     "BoringDataModule",
     "BoringDataModuleNoLen",
     "BoringModel",
+    "IterableBoringDataModule",
     "RandomDataset",
     "RandomDictDataset",
     "RandomIterableDataset",
@@ -188,3 +189,32 @@ class BoringDataModuleNoLen(LightningDataModule):
 
     def predict_dataloader(self) -> DataLoader:
         return DataLoader(self.random_predict)
+
+
+_ITERABLE_SPLIT_SIZES = {"train": 16, "val": 32, "test": 64, "predict": 128}
+
+
+class IterableBoringDataModule(LightningDataModule):
+    """Two loaders for every split, over a map-style and an iterable-style dataset of 4 features: 16 samples each to
+    train on, 32 to validate, 64 to test and 128 to predict. The loader methods return lists of loaders."""
+
+    def setup(self, stage: str) -> None:
+        splits = {"fit": ["train", "val"], "validate": ["val"], "test": ["test"], "predict": ["predict"]}[stage]
+        for split in splits:
+            size = _ITERABLE_SPLIT_SIZES[split]
+            setattr(self, f"{split}_datasets", [RandomDataset(4, size), RandomIterableDataset(4, size)])
+
+    def _loaders(self, split: str) -> list[DataLoader]:
+        return [DataLoader(dataset) for dataset in getattr(self, f"{split}_datasets")]
+
+    def train_dataloader(self) -> list[DataLoader]:
+        return self._loaders("train")
+
+    def val_dataloader(self) -> list[DataLoader]:
+        return self._loaders("val")
+
+    def test_dataloader(self) -> list[DataLoader]:
+        return self._loaders("test")
+
+    def predict_dataloader(self) -> list[DataLoader]:
+        return self._loaders("predict")

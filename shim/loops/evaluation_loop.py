@@ -19,6 +19,7 @@ from shim.trainer.data import DataSource, as_loader_list, in_given_structure, re
 from shim.trainer.loader_setup import count_batches, prepare_loaders, set_sampler_epoch
 from shim.trainer.metrics import ResultCollection
 from shim.trainer.states import RunningStage, TrainerFn
+from shim.utilities.combined_loader import CombinedBatches, CombinedLoader
 from shim.utilities.model_helpers import own_methods, runs_own_methods
 from shim.utilities.signature import is_param_in_hook_signature
 
@@ -71,6 +72,8 @@ class EvaluationLoop:
         self.loaders: list[Any] | None = None
         # the same loaders, arranged as they were given (one loader, or a list, tuple or dict of them)
         self.dataloaders: Any = None
+        # a CombinedLoader given in a mode that combines batches: its loaders are read together, as one
+        self._combined: CombinedLoader | None = None
         self._max_batches: list[int | float] = []
         self._seen_batches_per_dataloader: dict[int, int] = {}
         self._logged_outputs: list[dict[str, Any]] = []
@@ -89,6 +92,11 @@ class EvaluationLoop:
     @property
     def num_dataloaders(self) -> int:
         return len(self.loaders or [])
+
+    @property
+    def _reads_several(self) -> bool:
+        """Whether several loaders are read one after the other, each batch with its ``dataloader_idx``."""
+        return self.num_dataloaders > 1 and self._combined is None
 
     @property
     def max_batches(self) -> list[int | float]:
@@ -124,6 +132,7 @@ class EvaluationLoop:
             loaders = read_in_order(loaders, self.stage, trainer.overfit_batches)
         self.loaders = prepare_loaders(trainer, loaders, self.source, self.stage)
         self.dataloaders = in_given_structure(given, self.loaders)
+        self._combined = given if isinstance(given, CombinedLoader) and given._mode != "sequential" else None
         self._max_batches = count_batches(trainer, self.loaders, self.stage, limit)
         self._seen_batches_per_dataloader = {}
 
@@ -154,11 +163,11 @@ class EvaluationLoop:
         hooks.call(f"on_{prefix}_start")
         hooks.call(f"on_{prefix}_epoch_start")
         assert self.loaders is not None
-        multiple = self.num_dataloaders > 1
+        multiple = self._reads_several
         step_fn = getattr(module, f"{prefix}_step")
         takes_batch_idx = is_param_in_hook_signature(step_fn, "batch_idx", min_args=2)
         first = True
-        for dataloader_idx, (loader, limit) in enumerate(zip(self.loaders, self.max_batches, strict=True)):
+        for dataloader_idx, (loader, limit) in enumerate(self._passes()):
             if limit == 0:
                 continue
             if not first:
@@ -168,6 +177,13 @@ class EvaluationLoop:
             self._evaluate_loader(fetcher, dataloader_idx, multiple, takes_batch_idx)
         self._store_dataloader_outputs()
         return self._on_run_end(prefix)
+
+    def _passes(self) -> list[tuple[Any, int | float]]:
+        """Each loader with the batches to take from it; the loaders of a combining CombinedLoader as one."""
+        if self._combined is None:
+            return list(zip(self.loaders or [], self.max_batches, strict=True))
+        self._combined.limits = self.max_batches
+        return [(CombinedBatches(self._combined), self._combined._length())]
 
     def _evaluate_loader(
         self, fetcher: BatchFetcher, dataloader_idx: int, multiple: bool, takes_batch_idx: bool
@@ -242,7 +258,7 @@ class EvaluationLoop:
         store.epoch_end_reached()
         self.results.dataloader_idx = None
         if trainer._module_overrides(f"{prefix}_epoch_end"):  # Lightning 1.x hook, before on_<stage>_epoch_end
-            step_outputs = self._epoch_outputs[0] if self.num_dataloaders == 1 else self._epoch_outputs
+            step_outputs = self._epoch_outputs if self._reads_several else self._epoch_outputs[0]
             self._epoch_outputs = []
             hooks.module(f"{prefix}_epoch_end", step_outputs)
         hooks.call(f"on_{prefix}_epoch_end")
@@ -273,7 +289,7 @@ class EvaluationLoop:
 
         prefix = self._hook_prefix
         module = self.trainer.lightning_module
-        several = self.num_dataloaders > 1
+        several = self._reads_several
         loader_name = f"{self.stage.dataloader_prefix}_dataloader"
         for hook in (f"{prefix}_step", f"on_{prefix}_batch_start", f"on_{prefix}_batch_end"):
             fn = getattr(module, hook)

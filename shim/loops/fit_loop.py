@@ -1,6 +1,5 @@
 """``FitLoop``: epochs of training, from ``on_train_start`` to ``on_train_end``, and when to stop."""
 
-import math
 import time
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
@@ -10,8 +9,15 @@ import torch
 from shim.loops.fetcher import BatchFetcher
 from shim.loops.progress import ProcessedTracker, Progress
 from shim.loops.training_epoch_loop import TrainingEpochLoop, is_max_limit_reached
-from shim.trainer.data import DataSource, as_loader_list, read_in_order
-from shim.trainer.loader_setup import count_batches, prepare_loaders, set_sampler_epoch
+from shim.trainer.data import DataSource
+from shim.trainer.loader_setup import (
+    TrainingData,
+    load_loader_states,
+    loader_states,
+    request_training_data,
+    set_sampler_epoch,
+    warn_if_position_lost,
+)
 from shim.trainer.states import RunningStage
 from shim.utilities.exceptions import MisconfigurationException
 from shim.utilities.rank_zero import PossibleUserWarning, rank_zero_debug, rank_zero_info, rank_zero_warn
@@ -56,8 +62,12 @@ class FitLoop:
         self.epoch_progress = Progress.of(ProcessedTracker)
         self.max_batches: int | float = float("inf")
         self.source = DataSource(None, "train_dataloader")
-        self.loader: Any = None
+        self.loader: Any = None  # the one training loader, or the CombinedLoader that reads several
+        self.data: TrainingData | None = None
         self._fetcher: BatchFetcher | None = None
+        # the states of the loaders with `load_state_dict` that a checkpoint holds, loaded when they are set up
+        self._loader_states: list[dict[str, Any]] = []
+        self._loaders_restored = False  # ... and whether they were: the loaders then go on from where they were
         self._sampler_epoch: int | None = None  # the epoch the loader's samplers were last told
         self._last_reload_epoch: float = float("-inf")
         self.val_check_batch: int | float | None = None
@@ -66,6 +76,11 @@ class FitLoop:
         self._resume: ResumePoint | None = None
         self._restarting = False  # the epoch running now is the one a checkpoint resumed
         self._restarting_mid_epoch = False  # ... from inside that epoch
+
+    @property
+    def dataloaders(self) -> Any:
+        """``Trainer.train_dataloader``: the training loader, or the collection of loaders it combines."""
+        return None if self.loader is None or self.data is None else self.data.dataloaders
 
     @property
     def total_batch_idx(self) -> int:
@@ -124,19 +139,14 @@ class FitLoop:
         trainer = self.trainer
         if trainer.limit_train_batches == 0 or not trainer._module_overrides("training_step"):
             return
-        loaders = as_loader_list(self.source.request(trainer))
-        if trainer.overfit_batches > 0:
-            loaders = read_in_order(loaders, RunningStage.TRAINING, trainer.overfit_batches)
-        loaders = prepare_loaders(trainer, loaders, self.source, RunningStage.TRAINING)
-        if len(loaders) != 1:
-            raise MisconfigurationException(
-                f"`train_dataloader` gave {len(loaders)} loaders; shim trains on exactly one loader for now"
-                " (combining several training loaders is not implemented yet)."
-            )
-        self.loader = loaders[0]
+        self.data = data = request_training_data(trainer, self.source)
+        self.loader, self.max_batches = data.loader, data.max_batches
         self._sampler_epoch = None
-        self.max_batches = count_batches(trainer, [self.loader], RunningStage.TRAINING, trainer.limit_train_batches)[0]
-        self._fetcher = BatchFetcher(self.loader, self.max_batches)
+        self._fetcher = BatchFetcher(data.batches, self.max_batches)
+        if self._loader_states and self.restarting:
+            load_loader_states(data.loaders, self._loader_states)
+            self._loaders_restored = True
+        self._loader_states = []
         self._start_pass()
         if self.max_batches == 0:
             return
@@ -153,8 +163,9 @@ class FitLoop:
     def _tell_sampler_epoch(self) -> None:
         """``set_epoch`` on the loader's samplers once per epoch (and before the first pass of a new loader)."""
         epoch = self.epoch_progress.current.processed
-        if self._sampler_epoch != epoch:
-            set_sampler_epoch(self.loader, epoch)
+        if self._sampler_epoch != epoch and self.data is not None:
+            for loader in self.data.loaders:
+                set_sampler_epoch(loader, epoch)
             self._sampler_epoch = epoch
 
     def _resume_inside_a_cut_epoch(self) -> None:
@@ -182,7 +193,9 @@ class FitLoop:
         self._tell_sampler_epoch()
         self.epoch_start_rng = collect_rng_states()
         self._fetcher.start()
-        if resume is not None and resume.mid_epoch:
+        if resume is not None and resume.mid_epoch and self._loaders_restored:
+            self._fetcher.fetched += resume.batches_done  # the loaders go on from the positions they saved
+        elif resume is not None and resume.mid_epoch:
             # the same shuffled order as the interrupted epoch, minus the batches it already trained on
             self._fetcher.skip(resume.batches_done)
             if resume.rng is not None:
@@ -206,8 +219,8 @@ class FitLoop:
         # as in Lightning: a resume restarts the loop when its epoch was not finished, or when training counts steps
         self._restarting = resume is not None and (resume.kind != "between_epochs" or trainer.max_steps != -1)
         self._restarting_mid_epoch = resume is not None and resume.mid_epoch
-        if resume is not None and (resume.mid_epoch or trainer.max_steps != -1):
-            self._warn_if_resuming_mid_epoch()
+        if resume is not None and (resume.mid_epoch or trainer.max_steps != -1) and self.data is not None:
+            warn_if_position_lost(trainer, self.data)  # as Lightning, for these two kinds of resume only
         if resume is not None and resume.kind == "epoch_end" and resume.rng is not None:
             # shim's checkpoint was written in on_train_epoch_end, before the plateau schedulers stepped; it
             # carries the metrics they monitor. (A Lightning checkpoint lacks them, and Lightning skips this step.)
@@ -227,29 +240,6 @@ class FitLoop:
                 break
         trainer._hooks.call("on_train_end")
 
-    def _warn_if_resuming_mid_epoch(self) -> None:
-        """As Lightning: a resume that starts inside an epoch, from a loader that cannot restore its position.
-
-        Like Lightning, only a checkpoint of an unfinished epoch, or a run with ``max_steps``, is looked at.
-        """
-        trainer = self.trainer
-        if self.max_batches == float("inf"):
-            return
-        steps_per_epoch = math.ceil(self.max_batches / trainer.accumulate_grad_batches)
-        stateful = callable(getattr(self.loader, "state_dict", None)) and callable(
-            getattr(self.loader, "load_state_dict", None)
-        )
-        if trainer.global_step % steps_per_epoch != 0 and not stateful:
-            rank_zero_warn(
-                f"The run is resuming from a checkpoint that ended inside an epoch (global step {trainer.global_step},"
-                f" {steps_per_epoch} steps per epoch), and the training dataloader has no"
-                " `state_dict`/`load_state_dict` to restore its position. shim skips the batches already trained on"
-                " and, from its own checkpoints, restores the random state the epoch's shuffle started from; a"
-                " checkpoint written by Lightning lacks that state, and a sampler or dataset with state of its own"
-                " is not restored either. Save at epoch ends, or give the loader `state_dict`/`load_state_dict`.",
-                category=PossibleUserWarning,
-            )
-
     def _warn_if_modules_in_eval_mode(self) -> None:
         module = self.trainer.lightning_module
         in_eval = [name for name, m in module.named_modules() if name and not m.training]
@@ -268,6 +258,11 @@ class FitLoop:
         self.epoch_progress.increment_ready()
         trainer._hooks.call("on_train_epoch_start")
         self.epoch_progress.increment_started()
+        if self.data is not None and self.data.combined is not None and self.data.combined._mode == "sequential":
+            raise ValueError(
+                "Training cannot read a CombinedLoader in mode 'sequential' (one loader after the other); give it"
+                " mode 'min_size', 'max_size_cycle' or 'max_size'."
+            )
         # the first epoch's pass (and a resumed run's first) began in setup_data; later epochs begin here
         if trainer.current_epoch > 0 and not reloaded and not first_after_resume:
             self._start_pass()
@@ -323,14 +318,18 @@ class FitLoop:
     def teardown(self) -> None:
         if self._fetcher is not None:
             self._fetcher.teardown()
+        if self.data is not None and self.data.combined is not None:
+            self.data.combined.reset()
+        self._loaders_restored = False
         self.epoch_loop.results.cpu()
         self.epoch_loop.val_loop.teardown()
 
     def state_dict(self) -> dict[str, Any]:
         """The loop counters, as Lightning's fit loop lays them out (the checkpoint's ``loops/fit_loop`` entry)."""
         epoch_loop = self.epoch_loop
+        states = loader_states(self.data.loaders) if self.data is not None else []
         return {
-            "state_dict": {},
+            "state_dict": {"combined_loader": states} if states else {},
             "epoch_loop.state_dict": {"_batches_that_stepped": epoch_loop.batches_that_stepped},
             "epoch_loop.batch_progress": epoch_loop.batch_progress.state_dict(),
             "epoch_loop.scheduler_progress": epoch_loop.scheduler_progress.state_dict(),
@@ -364,6 +363,7 @@ class FitLoop:
             return
         if shim_state is None:
             shim_state = (state.get("state_dict") or {}).get("shim")
+        self._loader_states = (state.get("state_dict") or {}).get("combined_loader", [])
         epoch_loop = self.epoch_loop
         self.epoch_progress.load_state_dict(state["epoch_progress"])
         epoch_loop.batches_that_stepped = state.get("epoch_loop.state_dict", {}).get("_batches_that_stepped", 0)

@@ -14,6 +14,7 @@ from shim.trainer.distributed_sampler import rebuild_loader
 from shim.trainer.loader_setup import count_batches, prepare_loaders
 from shim.trainer.states import RunningStage
 from shim.utilities.apply_func import move_data_to_device
+from shim.utilities.combined_loader import CombinedLoader
 from shim.utilities.rank_zero import PossibleUserWarning, rank_zero_warn
 from shim.utilities.signature import is_param_in_hook_signature
 
@@ -121,6 +122,11 @@ class PredictionLoop:
         if limit == 0:
             return
         given = self.source.request(trainer)
+        if isinstance(given, CombinedLoader) and given._mode != "sequential":
+            raise ValueError(
+                f"`trainer.predict()` reads a CombinedLoader one loader after the other; give it mode 'sequential'"
+                f" (it has mode {given._mode!r})."
+            )
         loaders = prepare_loaders(trainer, as_loader_list(given), self.source, RunningStage.PREDICTING)
         self.loaders = [record_batch_indices(loader) for loader in loaders]
         self.dataloaders = in_given_structure(given, self.loaders)

@@ -1,7 +1,6 @@
 """Where a run's data loaders come from, and how many batches of each the loops take."""
 
 import os
-from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -13,6 +12,7 @@ from shim.core.hooks import DataHooks
 from shim.plugins.precision.precision import Precision
 from shim.trainer.distributed_sampler import rebuild_loader
 from shim.trainer.states import RunningStage
+from shim.utilities.combined_loader import CombinedLoader, flatten_iterables
 from shim.utilities.exceptions import MisconfigurationException
 from shim.utilities.model_helpers import is_overridden, own_methods, runs_other_code, runs_own_methods
 from shim.utilities.rank_zero import rank_zero_warn
@@ -72,26 +72,25 @@ class DataSource:
 
 
 def as_loader_list(loaders: Any) -> list[Any]:
-    """One loader, or a list/tuple/dict of loaders, as a flat list (dict values in order).
+    """The single loaders in ``loaders``: one loader, a (nested) list, tuple or dict of them (dict values in order),
+    or the loaders of a ``CombinedLoader``.
 
     ``None`` counts as one (invalid) loader, so that the check of each loader reports it.
     """
-    if isinstance(loaders, Mapping):
-        return list(loaders.values())
-    if isinstance(loaders, (list, tuple)):
-        return list(loaders)
-    return [loaders]
+    if isinstance(loaders, CombinedLoader):
+        return list(loaders.flattened)
+    return flatten_iterables(loaders)[0]
 
 
 def in_given_structure(given: Any, loaders: list[Any]) -> Any:
-    """``loaders`` (``given`` flattened by ``as_loader_list``, then prepared) arranged as ``given`` was."""
-    if isinstance(given, Mapping):
-        return dict(zip(given, loaders, strict=True))
-    if isinstance(given, tuple):
-        return tuple(loaders)
-    if isinstance(given, list):
-        return list(loaders)
-    return loaders[0] if loaders else None
+    """``loaders`` (``given`` flattened by ``as_loader_list``, then prepared) arranged as ``given`` was.
+
+    A ``CombinedLoader`` takes the prepared loaders in place of its own, and its collection of them is returned.
+    """
+    if isinstance(given, CombinedLoader):
+        given.flattened = loaders
+        return given.iterables
+    return flatten_iterables(given)[1].arrange(loaders) if loaders else None
 
 
 def check_iterable(loader: Any, source: DataSource, fn: str) -> None:

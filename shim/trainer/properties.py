@@ -366,7 +366,7 @@ class TrainerProperties:
 
     @property
     def train_dataloader(self) -> Any:
-        return self.fit_loop.loader
+        return self.fit_loop.dataloaders
 
     @property
     def val_dataloaders(self) -> Any:

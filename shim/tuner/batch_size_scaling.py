@@ -104,7 +104,7 @@ def _trial_limits(trainer: "Trainer", loop: Any, steps_per_trial: int) -> Iterat
 
 def _loaders(trainer: "Trainer", loop: Any) -> list[Any]:
     if loop is trainer.fit_loop:
-        return [] if loop.loader is None else [loop.loader]
+        return [] if loop.loader is None or loop.data is None else list(loop.data.loaders)
     return list(loop.loaders or [])
 
 

@@ -3,6 +3,7 @@
 from typing import Any
 
 from shim.utilities.apply_func import apply_to_collection, move_data_to_device
+from shim.utilities.combined_loader import CombinedLoader
 from shim.utilities.data import suggested_max_num_workers
 from shim.utilities.enums import GradClipAlgorithmType, LightningEnum
 from shim.utilities.exceptions import MisconfigurationException
@@ -13,6 +14,7 @@ from shim.utilities.warnings import disable_possible_user_warnings
 
 __all__ = [
     "AttributeDict",
+    "CombinedLoader",
     "GradClipAlgorithmType",
     "LightningEnum",
     "MisconfigurationException",
