@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING
 from shim.trainer.data import switched_off_loader_error
 from shim.trainer.states import TrainerFn
 from shim.utilities.exceptions import MisconfigurationException
-from shim.utilities.rank_zero import rank_zero_warn
+from shim.utilities.rank_zero import PossibleUserWarning, rank_zero_warn
 
 if TYPE_CHECKING:
     from shim.core.module import LightningModule
@@ -45,9 +45,10 @@ def verify_loop_configuration(trainer: "Trainer", model: "LightningModule") -> N
         has_val_step = trainer._module_overrides("validation_step")
         if has_val_step and not val_source.is_defined():
             rank_zero_warn(
-                "The module has a `validation_step` but there is no val dataloader: fit runs without validation."
+                "The module has a `validation_step` but there is no val dataloader: fit runs without validation.",
+                category=PossibleUserWarning,
             )
-        elif val_source.is_defined() and not has_val_step and val_source.instance is not model:
+        elif val_source.is_defined() and not has_val_step:
             rank_zero_warn(
                 "A val dataloader was given but the module has no `validation_step`: fit runs without validation."
             )
