@@ -327,6 +327,7 @@ def test_loggers_write_their_folder_before_setup_as_lightning(lightning: ModuleT
 
         class FolderAtSetup(pkg.Callback):  # type: ignore[name-defined,misc]
             def setup(self, trainer: Any, pl_module: Any, stage: str) -> None:
+                root = trainer.default_root_dir
                 seen.append(sorted(os.path.relpath(path, root) for path, _, _ in os.walk(root)))
 
         checkpoint = importlib.import_module(f"{pkg.__name__}.callbacks").ModelCheckpoint(dirpath=root)
