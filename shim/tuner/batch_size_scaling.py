@@ -108,6 +108,15 @@ def _loaders(trainer: "Trainer", loop: Any) -> list[Any]:
     return list(loop.loaders or [])
 
 
+def _reading_mode(trainer: "Trainer", loop: Any) -> str:
+    """The ``CombinedLoader`` mode the loop reads its loaders in."""
+    if loop is trainer.fit_loop:
+        combined = loop.data.combined if loop.data is not None else None
+        return "max_size_cycle" if combined is None else combined._mode
+    combined = getattr(loop, "_combined", None)
+    return "sequential" if combined is None else combined._mode
+
+
 def _reload_data(trainer: "Trainer", loop: Any) -> None:
     """Build the loaders again (a new batch size takes effect only in new loaders)."""
     if loop is trainer.fit_loop:
@@ -156,8 +165,10 @@ class _Scaler:
         else:
             lengths = [n for dl in loaders if (n := sized_len(getattr(dl, "dataset", None))) is not None]
             if lengths:
-                # the training loader counts its dataset's length; evaluation loaders run one after another
-                total = max(lengths) if self.loop is trainer.fit_loop else sum(lengths)
+                # as the loaders are read: several training loaders together (the longest counts, or the shortest
+                # in min_size mode), evaluation loaders one after another (their sum) unless combined
+                mode = _reading_mode(trainer, self.loop)
+                total = min(lengths) if mode == "min_size" else sum(lengths) if mode == "sequential" else max(lengths)
                 if size >= total:
                     rank_zero_info(
                         f"Batch size {size} already covers the whole dataset ({total} samples); the search stops here."
