@@ -89,19 +89,21 @@ def _trainer(pkg: ModuleType, tmp_path: Any, **kwargs: Any) -> Any:
     )
 
 
-def _fit(pkg: ModuleType, kind: str, limit: int | float, tmp_path: Any) -> dict[str, Any]:
+def _fit(pkg: ModuleType, kind: str, limit: int | float, tmp_path: Any, **kwargs: Any) -> dict[str, Any]:
     combined_cls = importlib.import_module(f"{pkg.__name__}.utilities.combined_loader").CombinedLoader
     seen: list[Any] = []
     torch.manual_seed(0)
     model = _module(pkg, seen)
-    trainer = _trainer(pkg, tmp_path, max_epochs=2, limit_train_batches=limit, limit_val_batches=0)
+    trainer = _trainer(pkg, tmp_path, max_epochs=2, limit_train_batches=limit, limit_val_batches=0, **kwargs)
     trainer.fit(model, train_dataloaders=_loaders(kind, combined_cls))
+    loaders = trainer.train_dataloader
     return {
         "seen": seen,
         "weights": [_plain(p) for p in model.parameters()],
         "metrics": {k: round(v.item(), 6) for k, v in trainer.callback_metrics.items()},
         "batches": trainer.num_training_batches,
-        "train_dataloader": type(trainer.train_dataloader).__name__,
+        "train_dataloader": type(loaders).__name__,
+        "samplers": {key: type(getattr(dl, "sampler", None)).__name__ for key, dl in loaders.items()},
     }
 
 
@@ -116,6 +118,16 @@ def test_training_on_several_loaders_matches_lightning(
     expected = _fit(lightning, kind, limit, tmp_path / "pl")
     assert expected["train_dataloader"] == "dict"
     assert _fit(shim, kind, limit, tmp_path / "shim") == expected
+
+
+@pytest.mark.filterwarnings("ignore")
+@pytest.mark.parametrize("overfit_batches", [2, 0.5])
+def test_overfit_batches_reads_each_loader_in_order_as_lightning(
+    lightning: ModuleType, overfit_batches: int | float, tmp_path: Any
+) -> None:
+    expected = _fit(lightning, "dict", 1.0, tmp_path / "pl", overfit_batches=overfit_batches)
+    assert expected["samplers"] == {"a": "SequentialSampler", "b": "SequentialSampler"}
+    assert _fit(shim, "dict", 1.0, tmp_path / "shim", overfit_batches=overfit_batches) == expected
 
 
 def _evaluate(pkg: ModuleType, mode: str, tmp_path: Any) -> dict[str, Any]:
