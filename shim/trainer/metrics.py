@@ -16,6 +16,7 @@ from torch import Tensor
 from shim.utilities.apply_func import convert_tensors_to_scalars
 from shim.utilities.data import extract_batch_size
 from shim.utilities.exceptions import MisconfigurationException
+from shim.utilities.rank_zero import WarningCache
 
 if TYPE_CHECKING:
     from shim.trainer.trainer import Trainer
@@ -94,6 +95,8 @@ DATALOADER_SUFFIX = "/dataloader_idx_{}"
 
 # logged tensors of these dtypes are kept as they are; others are cast to the default dtype
 _KEPT_DTYPES = (torch.float32, torch.float64)
+# as in Lightning, each integer-logging warning is given once per process
+_int_values_warned = WarningCache()
 
 
 def resolve_log_levels(fx: str, on_step: bool | None, on_epoch: bool | None) -> tuple[bool, bool]:
@@ -200,6 +203,12 @@ class LoggedValue:
             self.step_value = getattr(value, "_forward_cache", None)
             return
         if value.dtype not in _KEPT_DTYPES:
+            if not value.is_floating_point():
+                _int_values_warned.warn(
+                    f"`self.log({self.meta.name!r}, ...)` in `{self.meta.fx}` got a tensor of {value.dtype}; it is"
+                    f" reduced as {torch.get_default_dtype()}. Log a float tensor to silence this, or, for a value that"
+                    " needs no reduction (a step or epoch count), call `self.logger.log_metrics` yourself."
+                )
             value = value.to(torch.get_default_dtype())
         meta = self.meta
         if meta.on_step:
