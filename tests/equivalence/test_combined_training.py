@@ -95,3 +95,30 @@ def test_two_loaders_train_as_the_plain_loop(mode: str | None, limit: int | floa
     expected = _plain_weights(mode or "max_size_cycle", limit, epochs)
     for got, want in zip(_shim_weights(mode, limit, epochs), expected, strict=True):
         torch.testing.assert_close(got, want, rtol=0, atol=1e-7)
+
+
+@pytest.mark.parametrize("save_every", [3, 5])  # inside an epoch (5 steps each) and at its end
+def test_resuming_two_loaders_from_a_checkpoint_ends_with_the_same_weights(save_every: int, tmp_path: Any) -> None:
+    def fit(root: Any, ckpt_path: str | None = None) -> list[torch.Tensor]:
+        torch.manual_seed(0)
+        model = Model()
+        saver = shim.callbacks.ModelCheckpoint(dirpath=root, every_n_train_steps=save_every, save_top_k=-1)
+        trainer = shim.Trainer(
+            max_epochs=3,
+            logger=False,
+            callbacks=[saver],
+            enable_progress_bar=False,
+            enable_model_summary=False,
+            default_root_dir=str(root),
+        )
+        trainer.fit(model, train_dataloaders=_data(), ckpt_path=ckpt_path)
+        assert trainer.global_step == 15
+        return [p.detach().clone() for p in model.parameters()]
+
+    straight = fit(tmp_path / "a")
+    checkpoints = sorted((tmp_path / "a").glob("*.ckpt"))
+    assert len(checkpoints) == 15 // save_every
+    for checkpoint in checkpoints:
+        resumed = fit(tmp_path / "b", str(checkpoint))
+        for got, want in zip(resumed, straight, strict=True):
+            torch.testing.assert_close(got, want, rtol=0, atol=1e-7)
