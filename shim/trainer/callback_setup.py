@@ -66,8 +66,12 @@ def build_callbacks(config: "TrainerConfig", callbacks: list[Callback] | Callbac
         )
     if not bars and config.enable_progress_bar:
         result.append(TQDMProgressBar())
-    if config.enable_model_summary and not any(isinstance(cb, ModelSummary) for cb in given):
-        result.append(ModelSummary())
+    if config.enable_model_summary:
+        summaries = [type(cb).__name__ for cb in given if isinstance(cb, ModelSummary)]
+        if summaries:
+            rank_zero_info(f"No default ModelSummary is added: the callbacks already hold {', '.join(summaries)}.")
+        else:
+            result.append(ModelSummary())
     if config.accumulation_schedule is not None:
         if any(isinstance(cb, GradientAccumulationScheduler) for cb in given):
             raise MisconfigurationException(
