@@ -10,6 +10,9 @@ from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
 from typing import Any, Literal
 
+from torch.utils.data import DataLoader
+from torch.utils.data.dataloader import _MultiProcessingDataLoaderIter
+
 from shim.utilities.data import sized_len
 
 __all__ = ["CombinedLoader"]
@@ -305,11 +308,10 @@ class CombinedLoader(Iterable[Any]):
         """Drop the current pass and shut down the worker processes the data loaders keep between passes."""
         self._pass = None
         for iterable in self._flattened:
-            iterator = getattr(iterable, "_iterator", None)
-            if iterator is not None:  # a DataLoader with persistent_workers=True keeps its iterator
-                shutdown = getattr(iterator, "_shutdown_workers", None)
-                if callable(shutdown):
-                    shutdown()
+            # a DataLoader with persistent_workers=True keeps its iterator, and its workers, between passes
+            if isinstance(iterable, DataLoader) and iterable._iterator is not None:
+                if isinstance(iterable._iterator, _MultiProcessingDataLoaderIter):
+                    iterable._iterator._shutdown_workers()
                 iterable._iterator = None
 
     def __getstate__(self) -> dict[str, Any]:
