@@ -287,6 +287,9 @@ NAMES: dict[str, frozenset[str]] = {
             "XLAPrecision",
         ]
     ),
+    "profilers": frozenset(
+        ["AdvancedProfiler", "PassThroughProfiler", "Profiler", "PyTorchProfiler", "SimpleProfiler", "XLAProfiler"]
+    ),
     "strategies": frozenset(
         [
             "DDPStrategy",

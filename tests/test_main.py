@@ -124,7 +124,8 @@ def test_missing_lightning_names_say_not_implemented(tmp_path: Path) -> None:
         attempts = [
             "from pytorch_lightning.callbacks import RichProgressBar",
             "pl.callbacks.RichProgressBar",
-            "import pytorch_lightning.profilers",
+            "from pytorch_lightning.profilers import SimpleProfiler",
+            "import pytorch_lightning.profilers.simple",
             "from lightning import Fabric",
             "from lightning.fabric import Fabric",
         ]
@@ -144,7 +145,8 @@ def test_missing_lightning_names_say_not_implemented(tmp_path: Path) -> None:
     assert result.stdout.splitlines() == [
         "ImportError shim does not implement pytorch_lightning.callbacks.RichProgressBar yet",
         "AttributeError shim does not implement pytorch_lightning.callbacks.RichProgressBar yet",
-        "ImportError shim does not implement pytorch_lightning.profilers yet",
+        "ImportError shim does not implement pytorch_lightning.profilers.SimpleProfiler yet",
+        "ImportError shim does not implement pytorch_lightning.profilers.simple yet",
         "ImportError shim does not implement lightning.Fabric yet",
         "ImportError shim does not implement lightning.fabric.Fabric yet",
         "module 'pytorch_lightning' has no attribute 'no_such_name'",
