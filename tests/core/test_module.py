@@ -9,6 +9,7 @@ from torch.utils.data import DataLoader
 
 import shim
 from shim.demos.boring_classes import BoringModel, RandomDataset
+from shim.loops.optimization.automatic import Closure
 from shim.utilities.exceptions import MisconfigurationException
 
 
@@ -255,6 +256,7 @@ def test_training_step_returning_none_skips_the_update() -> None:
     model = Model()
     before = {k: v.clone() for k, v in model.state_dict().items()}
     trainer = _trainer()
+    Closure.warning_cache.clear()  # the warning is given once per process, as in Lightning
     with pytest.warns(UserWarning, match="returned `None`"):
         trainer.fit(model)
     assert trainer.global_step == 2  # Lightning still counts the (empty) optimizer step
