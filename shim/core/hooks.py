@@ -154,19 +154,27 @@ class DataHooks:
 
     def train_dataloader(self) -> Any:
         """Return the training data loader."""
-        raise MisconfigurationException("`train_dataloader` must be implemented to be used with the Trainer")
+        raise MisconfigurationException(
+            "`train_dataloader` is not defined: override it, or give the loader to the Trainer method that needs it"
+        )
 
     def val_dataloader(self) -> Any:
         """Return the validation data loader(s)."""
-        raise MisconfigurationException("`val_dataloader` must be implemented to be used with the Trainer")
+        raise MisconfigurationException(
+            "`val_dataloader` is not defined: override it, or give the loader to the Trainer method that needs it"
+        )
 
     def test_dataloader(self) -> Any:
         """Return the test data loader(s)."""
-        raise MisconfigurationException("`test_dataloader` must be implemented to be used with the Trainer")
+        raise MisconfigurationException(
+            "`test_dataloader` is not defined: override it, or give the loader to the Trainer method that needs it"
+        )
 
     def predict_dataloader(self) -> Any:
         """Return the predict data loader(s)."""
-        raise MisconfigurationException("`predict_dataloader` must be implemented to be used with the Trainer")
+        raise MisconfigurationException(
+            "`predict_dataloader` is not defined: override it, or give the loader to the Trainer method that needs it"
+        )
 
     def transfer_batch_to_device(self, batch: Any, device: torch.device, dataloader_idx: int) -> Any:
         """Move a batch to ``device``; handles tensors in nested lists, tuples, dicts, namedtuples and dataclasses."""

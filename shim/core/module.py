@@ -251,7 +251,7 @@ class LightningModule(
 
     def training_step(self, *args: Any, **kwargs: Any) -> Any:
         """Compute and return the training loss (a tensor, or a dict with a ``"loss"`` key, or ``None`` to skip)."""
-        rank_zero_warn("`training_step` must be implemented to be used with the Trainer")
+        rank_zero_warn("`training_step` is not overridden: define it in your LightningModule to train")
 
     def validation_step(self, *args: Any, **kwargs: Any) -> Any:
         """Run one validation batch; log metrics with ``self.log``."""
@@ -266,7 +266,7 @@ class LightningModule(
 
     def configure_optimizers(self) -> Any:
         """Return the optimizer(s) and optionally LR scheduler(s) in one of the documented forms."""
-        rank_zero_warn("`configure_optimizers` must be implemented to be used with the Trainer")
+        rank_zero_warn("`configure_optimizers` is not overridden: define it in your LightningModule to train")
 
     def configure_callbacks(self) -> Any:
         """Return callbacks to add to the Trainer's; one of the same type replaces the Trainer's."""

@@ -31,8 +31,8 @@ default_pg_timeout = timedelta(seconds=1800)
 _START_METHODS = ("popen", "spawn", "fork", "forkserver")
 _REDUCE_OPS = {"sum": "SUM", "max": "MAX", "min": "MIN", "product": "PRODUCT"}
 _UNUSED_PARAMETERS_HINT = (
-    "It looks like your LightningModule has parameters that were not used in producing the loss returned by"
-    " training_step. If this is intentional, enable their detection in DDP with `strategy="
+    "Some parameters of the LightningModule got no gradient from the loss that training_step returned. If that"
+    " is on purpose, enable their detection in DDP with `strategy="
     "'ddp_find_unused_parameters_true'` or `strategy=DDPStrategy(find_unused_parameters=True)`."
 )
 

@@ -65,7 +65,7 @@ def test_no_loader_and_a_method_set_to_none_is_a_type_error(fn: str, argument: s
 
 @pytest.mark.parametrize("prefix", ["train", "val", "test", "predict"])
 def test_the_default_loader_methods_raise(prefix: str) -> None:
-    with pytest.raises(MisconfigurationException, match=f"`{prefix}_dataloader` must be implemented"):
+    with pytest.raises(MisconfigurationException, match=f"`{prefix}_dataloader` is not defined"):
         getattr(shim.LightningModule(), f"{prefix}_dataloader")()
 
 
