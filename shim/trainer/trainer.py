@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from shim.accelerators.accelerator import Accelerator
+from shim.accelerators.report import report_devices
 from shim.accelerators.resolve import resolve_hardware, resolve_precision, resolve_strategy
 from shim.callbacks.callback import Callback
 from shim.core.datamodule import LightningDataModule
@@ -202,6 +203,7 @@ class Trainer(TrainerProperties, ArgparseConstructors):
 
         self._loggers: list[Any] = build_loggers(config, logger, self.default_root_dir)
         self.callbacks: list[Callback] = build_callbacks(config, callbacks)
+        report_devices(self.strategy.accelerator)
 
     # ------------------------------------------------------------------------------------------------------
     # entry points
