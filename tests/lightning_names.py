@@ -34,6 +34,7 @@ TRACKED_MODULES = [
     "loggers.tensorboard",
     "plugins",
     "plugins.precision",
+    "profilers",
     "strategies",
     "trainer",
     "trainer.states",
