@@ -12,6 +12,15 @@ from typing import Any
 
 import torch
 
+from shim.trainer.argument_checks import (
+    batch_limit,
+    check_barebones,
+    check_schedule,
+    non_negative_int_or_none,
+    parse_duration,
+    parse_max_time,
+    resolve_limits,
+)
 from shim.utilities.enums import GradClipAlgorithmType
 from shim.utilities.exceptions import (
     MisconfigurationException,
@@ -24,8 +33,6 @@ __all__ = [
     "CONFIG_ARGUMENTS",
     "TrainerConfig",
     "apply_determinism",
-    "parse_duration",
-    "parse_max_time",
     "parse_trainer_args",
 ]
 
@@ -66,115 +73,6 @@ class TrainerConfig:
     enable_checkpointing: bool
 
 
-def _batch_limit(value: Any, name: str) -> int | float:
-    """``None`` means all batches; an int counts batches; a float in [0, 1] is a fraction."""
-    if value is None:
-        return 1.0
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise MisconfigurationTypeError(
-            f"{name}={value!r} is not valid: give an int number of batches or a float fraction in [0.0, 1.0]."
-        )
-    if value == 1:
-        _explain_one(name, value)
-    if 0 <= value <= 1:
-        return value
-    if value > 1 and value % 1.0 == 0:
-        return int(value)
-    raise MisconfigurationException(
-        f"{name}={value!r} is not valid: give an int number of batches or a float fraction in [0.0, 1.0]."
-    )
-
-
-def _resolve_limits(
-    given: dict[str, int | float | None], overfit_batches: int | float, fast_dev_run: int | bool
-) -> dict[str, int | float]:
-    """The four ``limit_*_batches``, checked; ``fast_dev_run`` sets each to its count of batches.
-
-    ``overfit_batches`` > 0 takes the place of the train and val limits, whose own values are then not read (not
-    even checked), under ``fast_dev_run`` too.
-    """
-    limits: dict[str, int | float] = {}
-    for name, value in given.items():
-        if overfit_batches > 0 and name in ("limit_train_batches", "limit_val_batches"):
-            limits[name] = overfit_batches
-        elif fast_dev_run:
-            limits[name] = 1 if fast_dev_run is True else int(fast_dev_run)
-        else:
-            limits[name] = _batch_limit(value, name)
-    return limits
-
-
-def _explain_one(name: str, value: int | float) -> None:
-    """Log what ``1`` (one batch) or ``1.0`` (all batches) means for ``name``: the two are easy to confuse."""
-    is_count = isinstance(value, int)
-    if name == "val_check_interval":
-        what = (
-            "validation will run after every batch"
-            if is_count
-            else "validation will run at the end of each training epoch"
-        )
-    else:
-        what = "1 batch" if is_count else "100% of the batches"
-        what += " per epoch" if name == "limit_train_batches" else ""
-        what += " will be used"
-    rank_zero_info(f"`Trainer({name}={value!r})` was configured so {what}.")
-
-
-def _non_negative_int_or_none(value: Any, name: str, minimum: int = 0) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise MisconfigurationException(f"{name}={value!r} is not valid: it must be None or an int >= {minimum}.")
-    return value
-
-
-def parse_max_time(value: Any) -> datetime.timedelta | None:
-    """``max_time`` as a timedelta: a timedelta, a dict of timedelta fields, or "DD:HH:MM:SS"."""
-    return parse_duration(value, "max_time")
-
-
-def parse_duration(value: Any, name: str) -> datetime.timedelta | None:
-    """A duration argument as a timedelta: a timedelta, a dict of timedelta fields, or "DD:HH:MM:SS"."""
-    if value is None:
-        return None
-    if isinstance(value, datetime.timedelta):
-        return value
-    if isinstance(value, dict):
-        try:
-            return datetime.timedelta(**value)
-        except TypeError:
-            raise MisconfigurationException(
-                f"{name}={value!r} is not valid: dict keys must be timedelta fields (days, hours, minutes, ...)"
-            ) from None
-    if isinstance(value, str):
-        parts = value.strip().split(":")
-        if len(parts) == 4 and all(p.isdigit() for p in parts):
-            days, hours, minutes, seconds = (int(p) for p in parts)
-            return datetime.timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
-    raise MisconfigurationException(
-        f"{name}={value!r} is not valid: give a datetime.timedelta, a dict such as {{'hours': 1}}, or 'DD:HH:MM:SS'."
-    )
-
-
-def _check_barebones(**arguments: Any) -> None:
-    """Under ``barebones=True``, an argument that turns on one of the features it switches off is an error."""
-    for name, value in arguments.items():
-        if name in ("logger", "profiler", "log_every_n_steps", "num_sanity_val_steps", "fast_dev_run"):
-            on = value is not None and value is not False and value != 0
-        else:  # enable_checkpointing, enable_progress_bar, enable_model_summary, detect_anomaly
-            on = bool(value)
-        if on:
-            raise ValueError(
-                f"Trainer(barebones=True, {name}={value!r}): barebones mode runs the loops with nothing optional"
-                f" around them; leave {name} unset."
-            )
-    rank_zero_info(
-        "`Trainer(barebones=True)`: checkpointing, logging, the progress bar, the model summary and the sanity check"
-        " are off (and fast_dev_run, anomaly detection and profiling may not be turned on), so that what remains"
-        " is the Trainer's own overhead."
-    )
-
-
 def parse_trainer_args(
     *,
     max_epochs: int | None,
@@ -209,7 +107,7 @@ def parse_trainer_args(
 ) -> TrainerConfig:
     """Check the Trainer's loop arguments and resolve their defaults."""
     if barebones:
-        _check_barebones(
+        check_barebones(
             enable_checkpointing=enable_checkpointing,
             logger=logger,
             enable_progress_bar=enable_progress_bar,
@@ -235,9 +133,9 @@ def parse_trainer_args(
         raise MisconfigurationException(
             f"max_steps={max_steps!r} is not valid: it must be a non-negative integer, or -1 for no limit."
         )
-    min_epochs = _non_negative_int_or_none(min_epochs, "min_epochs")
-    min_steps = _non_negative_int_or_none(min_steps, "min_steps")
-    check_val_every_n_epoch = _non_negative_int_or_none(check_val_every_n_epoch, "check_val_every_n_epoch", 1)
+    min_epochs = non_negative_int_or_none(min_epochs, "min_epochs")
+    min_steps = non_negative_int_or_none(min_steps, "min_steps")
+    check_val_every_n_epoch = non_negative_int_or_none(check_val_every_n_epoch, "check_val_every_n_epoch", 1)
     if num_sanity_val_steps is None:
         num_sanity_val_steps = 2
     if isinstance(num_sanity_val_steps, bool) or not isinstance(num_sanity_val_steps, int) or num_sanity_val_steps < -1:
@@ -251,7 +149,7 @@ def parse_trainer_args(
         )
     schedule: dict[int, int] | None = None
     if isinstance(accumulate_grad_batches, dict):
-        schedule = _check_schedule(accumulate_grad_batches)
+        schedule = check_schedule(accumulate_grad_batches)
         accumulate_grad_batches = schedule.get(0, 1)
     elif isinstance(accumulate_grad_batches, bool) or not isinstance(accumulate_grad_batches, int):
         raise MisconfigurationException(
@@ -300,8 +198,8 @@ def parse_trainer_args(
         raise MisconfigurationException(
             f"reload_dataloaders_every_n_epochs={reload_dataloaders_every_n_epochs!r} is not valid: give an int >= 0."
         )
-    overfit = _batch_limit(overfit_batches, "overfit_batches")
-    limits = _resolve_limits(
+    overfit = batch_limit(overfit_batches, "overfit_batches")
+    limits = resolve_limits(
         {
             "limit_train_batches": limit_train_batches,
             "limit_val_batches": limit_val_batches,
@@ -318,7 +216,7 @@ def parse_trainer_args(
         assert duration is not None
         val_check, val_check_seconds = val_check_interval, duration.total_seconds()
     else:
-        val_check = _batch_limit(val_check_interval, "val_check_interval")
+        val_check = batch_limit(val_check_interval, "val_check_interval")
         if val_check == 0:
             raise MisconfigurationException(
                 "val_check_interval=0 is not valid: give a fraction in (0.0, 1.0] of the epoch or an int >= 1 of"
@@ -371,23 +269,6 @@ def parse_trainer_args(
         enable_checkpointing=enable_checkpointing is not False,
         **limits,
     )
-
-
-def _check_schedule(schedule: dict[Any, Any]) -> dict[int, int]:
-    """A 1.x accumulation schedule ``{epoch: factor}``: epochs ints >= 0, factors ints >= 1."""
-    if not schedule:
-        raise MisconfigurationException("accumulate_grad_batches={} is not valid: the schedule dict is empty.")
-    for epoch, factor in schedule.items():
-        if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
-            raise MisconfigurationException(
-                f"accumulate_grad_batches={schedule!r} is not valid: epoch keys must be ints >= 0, got {epoch!r}."
-            )
-        if isinstance(factor, bool) or not isinstance(factor, int) or factor < 1:
-            raise MisconfigurationException(
-                f"accumulate_grad_batches={schedule!r} is not valid: factors must be ints >= 1, got {factor!r}"
-                f" for epoch {epoch}."
-            )
-    return dict(sorted(schedule.items()))
 
 
 def apply_determinism(deterministic: bool | str | None, benchmark: bool | None) -> None:

@@ -18,6 +18,7 @@ from shim.loops.prediction_loop import PredictionLoop
 from shim.plugins.precision.precision import Precision
 from shim.profilers import PassThroughProfiler, Profiler
 from shim.strategies.strategy import Strategy
+from shim.trainer.argument_checks import reject_unsupported
 from shim.trainer.callback_setup import build_callbacks, build_loggers
 from shim.trainer.config import CONFIG_ARGUMENTS, TrainerConfig, apply_determinism, parse_trainer_args
 from shim.trainer.data import attach_data
@@ -123,7 +124,7 @@ class Trainer(TrainerProperties, ArgparseConstructors):
         use_distributed_sampler = legacy.use_distributed_sampler
         # the arguments checked first, so that barebones refuses a profiler as Lightning does (ValueError)
         self._config: TrainerConfig = parse_trainer_args(**{name: arguments[name] for name in CONFIG_ARGUMENTS})
-        _reject_unsupported(
+        reject_unsupported(
             profiler=(profiler, None),
             plugins=(plugins, None),
             sync_batchnorm=(sync_batchnorm, False),
@@ -394,11 +395,3 @@ def _check_model(model: Any) -> LightningModule:
     if not isinstance(model, LightningModule):
         raise TypeError(f"`model` must be a `LightningModule`, got `{type(model).__qualname__}`")
     return model
-
-
-def _reject_unsupported(**arguments: tuple[Any, Any]) -> None:
-    for name, (value, default) in arguments.items():
-        if value != default:
-            raise MisconfigurationException(
-                f"Trainer({name}={value!r}) is not implemented by shim yet; leave it at its default ({default!r})."
-            )
