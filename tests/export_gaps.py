@@ -13,13 +13,11 @@ GAPS: dict[str, str] = {
     # accelerators
     "pytorch_lightning.accelerators.find_usable_cuda_devices": _NOT_YET,
     # callbacks
-    "pytorch_lightning.callbacks.DeviceStatsMonitor": _NOT_YET,
     "pytorch_lightning.callbacks.EMAWeightAveraging": _NOT_YET,
     "pytorch_lightning.callbacks.ModelPruning": _NOT_YET,
     "pytorch_lightning.callbacks.RichModelSummary": "needs rich, which shim does not depend on",
     "pytorch_lightning.callbacks.RichProgressBar": "needs rich, which shim does not depend on",
     "pytorch_lightning.callbacks.SpikeDetection": _NOT_YET,
-    "pytorch_lightning.callbacks.ThroughputMonitor": _NOT_YET,
     "pytorch_lightning.callbacks.WeightAveraging": _NOT_YET,
     "pytorch_lightning.callbacks.progress.RichProgressBar": "needs rich, which shim does not depend on",
     # core
@@ -64,7 +62,6 @@ GAPS: dict[str, str] = {
     "pytorch_lightning.utilities.find_shared_parameters": _NOT_YET,
     "pytorch_lightning.utilities.grad_norm": _NOT_YET,
     "pytorch_lightning.utilities.is_shared_filesystem": _NOT_YET,
-    "pytorch_lightning.utilities.measure_flops": _NOT_YET,
     "pytorch_lightning.utilities.set_shared_parameters": _NOT_YET,
     "pytorch_lightning.utilities.model_summary.DeepSpeedSummary": _NOT_IN_SCOPE,
     "pytorch_lightning.utilities.model_summary.LayerSummary": _NOT_YET,

@@ -8,7 +8,7 @@ from typing_extensions import override
 from shim.accelerators.accelerator import Accelerator
 from shim.utilities.exceptions import MisconfigurationException, MisconfigurationTypeError
 
-__all__ = ["CPUAccelerator"]
+__all__ = ["CPUAccelerator", "get_cpu_stats"]
 
 
 class CPUAccelerator(Accelerator):
@@ -18,6 +18,10 @@ class CPUAccelerator(Accelerator):
     def setup_device(self, device: torch.device) -> None:
         if device.type != "cpu":
             raise MisconfigurationException(f"CPUAccelerator got device {device}; it only runs on 'cpu'")
+
+    @override
+    def get_device_stats(self, device: torch.device | str | int) -> dict[str, Any]:
+        return get_cpu_stats()
 
     @staticmethod
     @override
@@ -54,3 +58,24 @@ class CPUAccelerator(Accelerator):
     @override
     def get_parallel_devices(devices: Any) -> list[torch.device]:
         return [torch.device("cpu")] * int(devices)
+
+
+def import_psutil(wanted_for: str) -> Any:
+    """The ``psutil`` module, imported on first need; a clear error naming the extra when it is not installed."""
+    try:
+        import psutil  # type: ignore[import-untyped]
+    except ImportError:
+        raise ModuleNotFoundError(
+            f"{wanted_for} needs the `psutil` package, which is not installed: `pip install lightning-shim[psutil]`."
+        ) from None
+    return psutil
+
+
+def get_cpu_stats() -> dict[str, float]:
+    """System-wide CPU load, RAM and swap use in percent, as ``psutil`` reports them (Lightning's key names)."""
+    psutil = import_psutil("Reading CPU statistics")
+    return {
+        "cpu_vm_percent": psutil.virtual_memory().percent,
+        "cpu_percent": psutil.cpu_percent(),
+        "cpu_swap_percent": psutil.swap_memory().percent,
+    }

@@ -6,6 +6,7 @@ import torch
 from typing_extensions import override
 
 from shim.accelerators.accelerator import Accelerator
+from shim.accelerators.cpu import import_psutil
 from shim.accelerators.cuda import parse_gpu_indices
 from shim.utilities.exceptions import MisconfigurationException
 
@@ -49,10 +50,7 @@ class MPSAccelerator(Accelerator):
 
 def get_device_stats() -> dict[str, float]:
     """Memory and CPU load of the Mac, whose GPU shares the system memory: psutil's percentages, as Lightning logs."""
-    try:
-        import psutil  # type: ignore[import-untyped]
-    except ImportError:
-        raise ModuleNotFoundError("The MPS device statistics are read with `psutil`; `pip install psutil`.") from None
+    psutil = import_psutil("Reading the MPS device statistics")
     return {
         "M1_vm_percent": psutil.virtual_memory().percent,
         "M1_percent": psutil.cpu_percent(),

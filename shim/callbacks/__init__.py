@@ -10,6 +10,7 @@ if TYPE_CHECKING:
     from shim.callbacks.batch_size_finder import BatchSizeFinder
     from shim.callbacks.callback import Callback
     from shim.callbacks.checkpoint import Checkpoint
+    from shim.callbacks.device_stats_monitor import DeviceStatsMonitor
     from shim.callbacks.early_stopping import EarlyStopping
     from shim.callbacks.finetuning import BackboneFinetuning, BaseFinetuning
     from shim.callbacks.gradient_accumulation_scheduler import GradientAccumulationScheduler
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from shim.callbacks.prediction_writer import BasePredictionWriter
     from shim.callbacks.progress import ProgressBar, TQDMProgressBar
     from shim.callbacks.stochastic_weight_avg import StochasticWeightAveraging
+    from shim.callbacks.throughput_monitor import ThroughputMonitor
     from shim.callbacks.timer import Timer
 
 _HOMES = {
@@ -31,6 +33,7 @@ _HOMES = {
     "BatchSizeFinder": "shim.callbacks.batch_size_finder",
     "Callback": "shim.callbacks.callback",
     "Checkpoint": "shim.callbacks.checkpoint",
+    "DeviceStatsMonitor": "shim.callbacks.device_stats_monitor",
     "EarlyStopping": "shim.callbacks.early_stopping",
     "GradientAccumulationScheduler": "shim.callbacks.gradient_accumulation_scheduler",
     "LambdaCallback": "shim.callbacks.lambda_function",
@@ -42,6 +45,7 @@ _HOMES = {
     "ProgressBar": "shim.callbacks.progress.progress_bar",
     "StochasticWeightAveraging": "shim.callbacks.stochastic_weight_avg",
     "TQDMProgressBar": "shim.callbacks.progress.tqdm_progress",
+    "ThroughputMonitor": "shim.callbacks.throughput_monitor",
     "Timer": "shim.callbacks.timer",
 }
 
@@ -52,6 +56,7 @@ __all__ = [
     "BatchSizeFinder",
     "Callback",
     "Checkpoint",
+    "DeviceStatsMonitor",
     "EarlyStopping",
     "GradientAccumulationScheduler",
     "LambdaCallback",
@@ -63,6 +68,7 @@ __all__ = [
     "ProgressBar",
     "StochasticWeightAveraging",
     "TQDMProgressBar",
+    "ThroughputMonitor",
     "Timer",
 ]
 

@@ -21,6 +21,7 @@ __all__ = [
     "apply_to_collection",
     "disable_possible_user_warnings",
     "is_picklable",
+    "measure_flops",  # noqa: F822 (resolved on first use, see __getattr__)
     "move_data_to_device",
     "rank_zero_deprecation",
     "rank_zero_info",
@@ -37,4 +38,8 @@ def __getattr__(name: str) -> Any:
         from shim.utilities import rank_zero
 
         return rank_zero.rank_zero_only
+    if name == "measure_flops":
+        from shim.fabric.utilities.throughput import measure_flops
+
+        return measure_flops
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -2,7 +2,7 @@
 
 import pytest
 
-from shim.accelerators.cpu import CPUAccelerator
+from shim.accelerators.cpu import CPUAccelerator, get_cpu_stats
 from shim.utilities.exceptions import MisconfigurationException
 
 
@@ -21,3 +21,10 @@ def test_cpu_devices_that_lightning_rejects_raise_type_error(devices: object) ->
 def test_zero_cpu_devices(devices: object) -> None:
     with pytest.raises(MisconfigurationException, match="devices=0"):
         CPUAccelerator.parse_devices(devices)
+
+
+def test_cpu_device_stats_are_psutils_percentages() -> None:
+    pytest.importorskip("psutil")
+    for stats in (get_cpu_stats(), CPUAccelerator().get_device_stats("cpu")):
+        assert set(stats) == {"cpu_percent", "cpu_vm_percent", "cpu_swap_percent"}
+        assert all(isinstance(v, float) and 0.0 <= v <= 100.0 for v in stats.values())
