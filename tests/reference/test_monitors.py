@@ -131,3 +131,41 @@ def test_throughput_and_measure_flops_compute_as_lightning() -> None:
         assert measure_flops(model, lambda: model(x), loss) == fabric_throughput.measure_flops(
             model, lambda: model(x), loss
         )
+
+
+# Device names from Lightning's own test of its table, and the dtypes a Trainer's precision maps to
+_GPU_NAMES = [
+    "NVIDIA H200 SXM1", "NVIDIA H200 NVL1", "h100-nvl", "h100-hbm3", "NVIDIA H100 PCIe", "h100-hbm2e",
+    "NVIDIA GeForce RTX 4090", "NVIDIA GeForce RTX 4080", "NVIDIA GeForce RTX 4080 SUPER", "Tesla L40", "NVIDIA L4",
+    "NVIDIA A100 80GB PCIe", "NVIDIA A100-SXM4-40GB", "NVIDIA GeForce RTX 3090", "NVIDIA GeForce RTX 3090 Ti",
+    "NVIDIA GeForce RTX 3080", "NVIDIA GeForce RTX 3080 Ti", "NVIDIA GeForce RTX 3070", "NVIDIA GeForce RTX 3070 Ti",
+    "NVIDIA GeForce RTX 3060", "NVIDIA A6000", "NVIDIA A40", "NVIDIA A10G", "NVIDIA GeForce RTX 2080 SUPER",
+    "NVIDIA GeForce RTX 2080 Ti", "NVIDIA GeForce RTX 2080", "NVIDIA GeForce RTX 2070 Super",
+    "Quadro RTX 5000 with Max-Q Design", "Tesla T4", "TITAN RTX", "Tesla V100-SXm2-32GB", "Tesla V100-PCIE-32GB",
+    "Tesla V100S-PCIE-32GB", "CocoNut",
+]  # fmt: skip
+
+
+@pytest.mark.filterwarnings("ignore")
+@pytest.mark.parametrize("name", _GPU_NAMES)
+def test_peak_flops_table_matches_lightnings(name: str) -> None:
+    from unittest import mock
+
+    fabric_throughput = pytest.importorskip("lightning_fabric.utilities.throughput")
+    from shim.fabric.utilities.throughput import _peak_flops
+
+    cases = [(dtype, False) for dtype in (torch.float64, torch.float32, torch.bfloat16, torch.float16, torch.int8)]
+    cases.append((torch.float32, True))  # an Ampere or later GPU with TF32 matmuls allowed
+    before = torch.get_float32_matmul_precision()
+    try:
+        torch.set_float32_matmul_precision("high")
+        for dtype, ampere in cases:
+            # Lightning's answer for a GPU of that name; ours from the name alone
+            with (
+                mock.patch("torch.cuda.get_device_name", return_value=name),
+                mock.patch("lightning_fabric.accelerators.cuda._is_ampere_or_later", return_value=ampere),
+            ):
+                expected = fabric_throughput.get_available_flops(torch.device("cuda"), dtype)
+            assert _peak_flops(name, dtype, tf32=ampere) == expected, (dtype, ampere)
+    finally:
+        torch.set_float32_matmul_precision(before)

@@ -163,34 +163,66 @@ def measure_flops(
     return int(counter.get_total_flops())
 
 
-# Peak dense FLOPs per second of one GPU, from the vendors' data sheets; "tf32" is float32 matmuls on tensor cores.
-# The first entry whose every word is in the lower-cased device name wins, so the specific names come first.
+def _peaks(
+    f32: float,
+    tf32: float | None = None,
+    bf16: float | None = None,
+    f16: float | None = None,
+    i8: float | None = None,
+    i4: float | None = None,
+    f64: float | None = None,
+) -> dict[Any, float]:
+    """A GPU's peak dense throughput per dtype, given in TFLOPs (TOPs for the integer types)."""
+    given = {
+        torch.float64: f64,
+        torch.float32: f32,
+        "tf32": tf32,
+        torch.bfloat16: bf16,
+        torch.float16: f16,
+        torch.int8: i8,
+        "int4": i4,
+    }
+    return {dtype: tflops * 1e12 for dtype, tflops in given.items() if tflops is not None}
+
+
+# Peak FLOPs of one GPU from the vendors' data sheets (the numbers Lightning uses); "tf32" is float32 matmuls on
+# tensor cores. An entry matches when each of its words is a word of the device name; a name that says "ti" or
+# "super" only matches an entry that says so too. The first match wins, so the specific entries come first.
+_H200_NVL = _peaks(f64=30, f32=60, tf32=840, bf16=1700, f16=1700, i8=3300)
 _GPU_PEAK_FLOPS: list[tuple[tuple[str, ...], dict[Any, float]]] = [
-    (("h200",), {torch.float64: 3.4e13, torch.float32: 6.7e13, "tf32": 9.9e14, torch.bfloat16: 2.0e15,
-                 torch.float16: 2.0e15, torch.int8: 4.0e15}),
-    (("h100", "nvl"), {torch.float64: 6.7e13, torch.float32: 1.338e14, "tf32": 9.894e14, torch.bfloat16: 1.9788e15,
-                       torch.float16: 1.9788e15, torch.int8: 3.9578e15}),
-    (("h100", "pcie"), {torch.float64: 2.56e13, torch.float32: 5.12e13, "tf32": 3.78e14, torch.bfloat16: 7.56e14,
-                        torch.float16: 7.56e14, torch.int8: 1.513e15}),
-    (("h100",), {torch.float64: 3.35e13, torch.float32: 6.69e13, "tf32": 4.947e14, torch.bfloat16: 9.894e14,
-                 torch.float16: 9.894e14, torch.int8: 1.9789e15}),
-    (("a100",), {torch.float64: 9.7e12, torch.float32: 1.95e13, "tf32": 1.56e14, torch.bfloat16: 3.12e14,
-                 torch.float16: 3.12e14, torch.int8: 6.24e14}),
-    (("a10g",), {torch.float32: 3.12e13, "tf32": 6.25e13, torch.bfloat16: 1.25e14, torch.float16: 1.25e14,
-                 torch.int8: 2.5e14}),
-    (("a6000",), {torch.float32: 3.87e13, "tf32": 7.74e13, torch.bfloat16: 3.87e13, torch.float16: 3.87e13,
-                  torch.int8: 3.097e14}),
-    (("l40",), {torch.float32: 9.05e13, "tf32": 9.05e13, torch.bfloat16: 1.81e14, torch.float16: 1.81e14,
-                torch.int8: 3.62e14}),
-    (("l4",), {torch.float32: 3.03e13, "tf32": 6.0e13, torch.bfloat16: 1.21e14, torch.float16: 1.21e14,
-               torch.int8: 2.42e14}),
-    (("4090",), {torch.float32: 8.26e13, "tf32": 8.26e13, torch.bfloat16: 8.26e13, torch.float16: 8.26e13,
-                 torch.int8: 6.606e14}),
-    (("3090",), {torch.float32: 3.56e13, "tf32": 3.56e13, torch.bfloat16: 3.56e13, torch.float16: 3.56e13,
-                 torch.int8: 2.84e14}),
-    (("t4",), {torch.float32: 8.1e12, torch.float16: 6.5e13, torch.int8: 1.3e14}),
-    (("v100",), {torch.float64: 7.8e12, torch.float32: 1.57e13, torch.float16: 1.25e14}),
+    (("h200", "nvl"), _H200_NVL),
+    (("h200", "nvl1"), _H200_NVL),
+    (("h200",), _peaks(f64=34, f32=67, tf32=990, bf16=2000, f16=2000, i8=4000)),
+    (("h100", "nvl"), _peaks(f64=67, f32=133.8, tf32=989.4, bf16=1978.8, f16=1978.8, i8=3957.8)),
+    (("h100", "pcie"), _peaks(f64=25.6, f32=51.2, tf32=378, bf16=756, f16=756, i8=1513)),
+    (("h100", "hbm2e"), _peaks(f64=25.6, f32=51.2, tf32=378, bf16=756, f16=756, i8=1513)),
+    (("h100",), _peaks(f64=33.5, f32=66.9, tf32=494.7, bf16=989.4, f16=989.4, i8=1978.9)),
+    (("a100",), _peaks(f64=9.7, f32=19.5, tf32=156, bf16=312, f16=312, i8=624)),
+    (("a10g",), _peaks(f32=31.2, tf32=62.5, bf16=125, f16=125, i8=250, i4=500)),
+    (("a6000",), _peaks(f32=38.7, tf32=77.4, bf16=38.7, f16=38.7, i8=309.7, i4=619.3)),
+    (("a40",), _peaks(f32=37.4, tf32=74.8, bf16=37.4, f16=37.4, i8=299.3, i4=598.7)),
+    (("l40",), _peaks(f32=90.5, tf32=90.5, bf16=181, f16=181, i8=362, i4=724)),
+    (("l4",), _peaks(f32=30.3, tf32=60, bf16=121, f16=121, i8=242, i4=484)),
+    (("4090",), _peaks(f32=82.6, tf32=82.6, bf16=82.6, f16=82.6, i8=660.6, i4=1321.2)),
+    (("4080", "super"), _peaks(f32=52.2, tf32=52.2, bf16=52.2, f16=52.2, i8=417.6, i4=835.2)),
+    (("4080",), _peaks(f32=48.7, tf32=48.7, bf16=48.7, f16=48.7, i8=389.9, i4=779.8)),
+    (("3090", "ti"), _peaks(f32=40, tf32=40, bf16=40, f16=40, i8=320, i4=640)),
+    (("3090",), _peaks(f32=35.6, tf32=35.6, bf16=35.6, f16=35.6, i8=284, i4=568)),
+    (("3080", "ti"), _peaks(f32=34.1, tf32=34.1, bf16=34.1, f16=34.1, i8=272.8, i4=546.6)),
+    (("3080",), _peaks(f32=29.8, tf32=29.8, bf16=29.8, f16=29.8, i8=238, i4=476)),
+    (("3070",), _peaks(f32=20.3, tf32=20.3, bf16=20.3, f16=20.3, i8=162.6, i4=325.2)),
+    (("2080", "super"), _peaks(f32=11.2, f16=22.3, i8=178.4, i4=356.8)),
+    (("2080", "ti"), _peaks(f32=14.2, f16=28.5, i8=227.7, i4=455.4)),
+    (("2080",), _peaks(f32=10.6, f16=21.2, i8=169.6, i4=339.1)),
+    (("2070", "super"), _peaks(f32=9.1, f16=18.1, i8=145, i4=290)),
+    (("quadro", "5000"), _peaks(f32=11.2, f16=89.2)),
+    (("titan", "rtx"), _peaks(f32=16.3, f16=32.6, i8=261, i4=522)),
+    (("t4",), _peaks(f32=8.1, f16=65, i8=130, i4=260)),
+    (("v100s",), _peaks(f64=8.2, f32=16.4, f16=130)),
+    (("v100", "pcie"), _peaks(f64=7, f32=14, f16=112)),
+    (("v100",), _peaks(f64=7.8, f32=15.7, f16=125)),
 ]  # fmt: skip
+_VARIANT_WORDS = frozenset({"ti", "super"})
 
 
 def get_available_flops(device: torch.device, dtype: torch.dtype | str) -> int | None:
@@ -206,8 +238,9 @@ def get_available_flops(device: torch.device, dtype: torch.dtype | str) -> int |
 
 
 def _peak_flops(device_name: str, dtype: torch.dtype | str, tf32: bool) -> int | None:
-    lowered = device_name.lower()
-    table = next((peaks for words, peaks in _GPU_PEAK_FLOPS if all(w in lowered for w in words)), None)
+    words = set(device_name.lower().replace("-", " ").split())
+    variant = words & _VARIANT_WORDS
+    table = next((peaks for entry, peaks in _GPU_PEAK_FLOPS if words.issuperset(entry) and variant <= set(entry)), None)
     if table is None:
         rank_zero_warn(f"The peak FLOPs of {device_name!r} are not known; the throughput is logged without the MFU.")
         return None
@@ -220,4 +253,4 @@ def _peak_flops(device_name: str, dtype: torch.dtype | str, tf32: bool) -> int |
             f"The peak FLOPs of {device_name!r} in {dtype} are not known; the throughput is logged without the MFU."
         )
         return None
-    return int(table[dtype])
+    return round(table[dtype])
