@@ -15,11 +15,8 @@ GAPS: dict[str, str] = {
     # callbacks
     "pytorch_lightning.callbacks.EMAWeightAveraging": _NOT_YET,
     "pytorch_lightning.callbacks.ModelPruning": _NOT_YET,
-    "pytorch_lightning.callbacks.RichModelSummary": "needs rich, which shim does not depend on",
-    "pytorch_lightning.callbacks.RichProgressBar": "needs rich, which shim does not depend on",
     "pytorch_lightning.callbacks.SpikeDetection": _NOT_YET,
     "pytorch_lightning.callbacks.WeightAveraging": _NOT_YET,
-    "pytorch_lightning.callbacks.progress.RichProgressBar": "needs rich, which shim does not depend on",
     # core
     # demos
     "pytorch_lightning.demos.boring_classes.DemoModel": _NOT_YET,
@@ -65,7 +62,6 @@ GAPS: dict[str, str] = {
     "pytorch_lightning.utilities.set_shared_parameters": _NOT_YET,
     "pytorch_lightning.utilities.model_summary.DeepSpeedSummary": _NOT_IN_SCOPE,
     "pytorch_lightning.utilities.model_summary.LayerSummary": _NOT_YET,
-    "pytorch_lightning.utilities.model_summary.get_formatted_model_size": _NOT_YET,
     "pytorch_lightning.utilities.model_summary.parse_batch_shape": _NOT_YET,
     "pytorch_lightning.utilities.rank_zero.rank_prefixed_message": _NOT_YET,
 }

@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from shim.callbacks.on_exception_checkpoint import OnExceptionCheckpoint
     from shim.callbacks.prediction_writer import BasePredictionWriter
     from shim.callbacks.progress import ProgressBar, TQDMProgressBar
+    from shim.callbacks.progress.rich_progress import RichProgressBar
+    from shim.callbacks.rich_model_summary import RichModelSummary
     from shim.callbacks.stochastic_weight_avg import StochasticWeightAveraging
     from shim.callbacks.throughput_monitor import ThroughputMonitor
     from shim.callbacks.timer import Timer
@@ -43,6 +45,8 @@ _HOMES = {
     "ModelSummary": "shim.callbacks.model_summary",
     "OnExceptionCheckpoint": "shim.callbacks.on_exception_checkpoint",
     "ProgressBar": "shim.callbacks.progress.progress_bar",
+    "RichModelSummary": "shim.callbacks.rich_model_summary",
+    "RichProgressBar": "shim.callbacks.progress.rich_progress",
     "StochasticWeightAveraging": "shim.callbacks.stochastic_weight_avg",
     "TQDMProgressBar": "shim.callbacks.progress.tqdm_progress",
     "ThroughputMonitor": "shim.callbacks.throughput_monitor",
@@ -66,6 +70,8 @@ __all__ = [
     "ModelSummary",
     "OnExceptionCheckpoint",
     "ProgressBar",
+    "RichModelSummary",
+    "RichProgressBar",
     "StochasticWeightAveraging",
     "TQDMProgressBar",
     "ThroughputMonitor",

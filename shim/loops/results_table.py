@@ -1,5 +1,7 @@
 """The table ``validate``/``test`` print at the end: one row per metric, one column per data loader.
 
+With ``rich`` installed it is drawn as a ``rich`` table, as Lightning does.
+
 Nested metric dicts become ``outer:inner`` rows; when the data loaders do not fit the terminal's width, the table is
 printed in several parts, and a metric name longer than half the terminal wraps onto further lines.
 """
@@ -11,6 +13,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from torch import Tensor
+
+from shim.utilities.imports import rich_usable
 
 __all__ = ["print_results"]
 
@@ -53,8 +57,23 @@ def _bar_character() -> str:
     return "─"
 
 
-def print_results(results: list[dict[str, Any]], stage: str) -> None:
-    """Print the metrics of an evaluation run (one dict per data loader) as a table; print nothing without any."""
+def _print_rich(columns: list[str], rows: list[list[str]], width: int) -> None:
+    """The same table drawn by ``rich`` (as Lightning does when it is installed): cyan names, magenta values."""
+    from rich import get_console
+    from rich.table import Column, Table
+
+    table = Table(*(Column(h, justify="center", style="cyan" if i == 0 else "magenta", width=width)
+                    for i, h in enumerate(columns)))  # fmt: skip
+    for row in rows:
+        table.add_row(*row)
+    get_console().print(table)
+
+
+def print_results(results: list[dict[str, Any]], stage: str, use_rich: bool | None = None) -> None:
+    """Print the metrics of an evaluation run (one dict per data loader) as a table; print nothing without any.
+
+    ``use_rich``: draw with ``rich`` (``None``: when it is installed) or as plain text.
+    """
     # a metric logged per data loader is shown under its own name in that loader's column
     results = [{key.split(_SUFFIX)[0]: value for key, value in result.items()} for result in results]
     paths = {path for result in results for path in _paths(result)}
@@ -69,8 +88,16 @@ def print_results(results: list[dict[str, Any]], stage: str) -> None:
     per_table = int((term_width - width) / width)
     bar = _bar_character() * term_width
     half = int(term_width / 2)
+    draw_with_rich = rich_usable() if use_rich is None else use_rich
     for start in range(0, len(headers), per_table):
         columns = [f"{stage} Metric".capitalize(), *headers[start : start + per_table]]
+        if draw_with_rich:
+            _print_rich(
+                columns,
+                [[name, *row[start : start + per_table]] for (name, _), row in zip(named, rows, strict=True)],
+                width,
+            )
+            continue
         line = f"{{:^{width}}}" * len(columns)
         lines = [bar, line.format(*columns).rstrip(), bar]
         for (name, _), row in zip(named, rows, strict=True):

@@ -34,6 +34,7 @@ def build_callbacks(config: "TrainerConfig", callbacks: list[Callback] | Callbac
     from shim.callbacks.model_summary import ModelSummary
     from shim.callbacks.progress.progress_bar import ProgressBar
     from shim.callbacks.progress.tqdm_progress import TQDMProgressBar
+    from shim.utilities.imports import rich_usable
 
     given = [callbacks] if isinstance(callbacks, Callback) else list(callbacks or [])
     for cb in given:
@@ -64,12 +65,23 @@ def build_callbacks(config: "TrainerConfig", callbacks: list[Callback] | Callbac
         raise MisconfigurationException(
             f"callbacks holds a progress bar ({type(bars[0]).__name__}) but enable_progress_bar=False."
         )
+    # as in Lightning, the defaults draw with rich when it is installed
+    rich = rich_usable()
     if not bars and config.enable_progress_bar:
-        result.append(TQDMProgressBar())
+        if rich:
+            from shim.callbacks.progress.rich_progress import RichProgressBar
+
+            result.append(RichProgressBar())
+        else:
+            result.append(TQDMProgressBar())
     if config.enable_model_summary:
         summaries = [type(cb).__name__ for cb in given if isinstance(cb, ModelSummary)]
         if summaries:
             rank_zero_info(f"No default ModelSummary is added: the callbacks already hold {', '.join(summaries)}.")
+        elif rich:
+            from shim.callbacks.rich_model_summary import RichModelSummary
+
+            result.append(RichModelSummary())
         else:
             result.append(ModelSummary())
     if config.accumulation_schedule is not None:

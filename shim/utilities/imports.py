@@ -99,3 +99,8 @@ _TORCHMETRICS_GREATER_EQUAL_1_0_0 = RequirementCache("torchmetrics>=1.0.0")
 _OMEGACONF_AVAILABLE = package_available("omegaconf")
 _TORCHVISION_AVAILABLE = RequirementCache("torchvision")
 _RICH_AVAILABLE = RequirementCache("rich>=10.2.2")
+
+
+def rich_usable() -> bool:
+    """Whether shim draws with ``rich``: a recent enough version is installed and ``import rich`` can work."""
+    return bool(_RICH_AVAILABLE) and package_available("rich")

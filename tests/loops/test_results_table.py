@@ -2,6 +2,7 @@
 
 import io
 from contextlib import redirect_stdout
+from functools import partial
 from types import ModuleType
 from typing import Any
 
@@ -43,10 +44,22 @@ def test_table_is_lightnings(
     from pytorch_lightning.loops import evaluation_loop
 
     monkeypatch.setenv("COLUMNS", columns)
-    monkeypatch.setattr(evaluation_loop, "_RICH_AVAILABLE", False)  # the plain-text table, as shim prints it
+    monkeypatch.setattr(evaluation_loop, "_RICH_AVAILABLE", False)  # the plain-text table
     expected = _printed(evaluation_loop._EvaluationLoop._print_results, results, stage)
-    assert _printed(print_results, results, stage) == expected
+    assert _printed(partial(print_results, use_rich=False), results, stage) == expected
     assert bool(expected) is any(results)
+
+
+@pytest.mark.parametrize(("results", "stage"), CASES)
+def test_rich_table_is_lightnings(lightning: ModuleType, results: list[dict[str, Any]], stage: str) -> None:
+    pytest.importorskip("rich")
+    from pytorch_lightning.loops import evaluation_loop
+
+    assert evaluation_loop._RICH_AVAILABLE  # Lightning draws with rich when it is installed, and so does shim
+    expected = _printed(evaluation_loop._EvaluationLoop._print_results, results, stage)
+    actual = _printed(print_results, results, stage)
+    assert actual == expected
+    assert ("┃" in actual) is any(results)
 
 
 class _Latin1(io.StringIO):
@@ -56,7 +69,7 @@ class _Latin1(io.StringIO):
 def test_a_stream_without_box_characters_gets_hyphens(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COLUMNS", "60")
     with redirect_stdout(_Latin1()) as out:
-        print_results([{"loss": torch.tensor(1.0)}], "test")
+        print_results([{"loss": torch.tensor(1.0)}], "test", use_rich=False)
     text = out.getvalue()
     text.encode("latin-1")
     assert text.splitlines()[0] == "-" * 60

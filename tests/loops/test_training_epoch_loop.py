@@ -9,7 +9,7 @@ import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 import shim
-from shim.callbacks import ModelCheckpoint, TQDMProgressBar
+from shim.callbacks import ModelCheckpoint, RichProgressBar, TQDMProgressBar
 from shim.callbacks.callback import _ignores_outputs
 
 
@@ -88,8 +88,8 @@ def test_a_user_callback_gets_the_outputs_next_to_shims_callbacks(tmp_path: Path
     _assert_outputs_are_the_losses(seen, module)
 
 
-@pytest.mark.parametrize("owner", [TQDMProgressBar, ModelCheckpoint])
-def test_hooks_that_ignore_the_outputs_get_none_when_nobody_else_reads_them(owner: type, tmp_path: Path) -> None:
+@pytest.mark.parametrize("owner", [TQDMProgressBar, RichProgressBar, ModelCheckpoint])
+def test_hooks_that_ignore_the_outputs_get_none_when_nobody_else_reads_them(owner: Any, tmp_path: Path) -> None:
     # the bar's and the checkpoint callback's hooks are marked as not reading `outputs`; a marked spy in the place
     # of one of them sees what the loop hands over when only marked hooks listen
     seen: list[Any] = []
@@ -101,8 +101,11 @@ def test_hooks_that_ignore_the_outputs_get_none_when_nobody_else_reads_them(owne
         original(self, trainer, pl_module, outputs, batch, batch_idx)
 
     assert getattr(original, "_ignores_outputs", False)
+    if owner is RichProgressBar:
+        pytest.importorskip("rich")
+    bar = [owner()] if owner is not ModelCheckpoint else []  # the default bar depends on whether rich is installed
     with mock.patch.object(owner, "on_train_batch_end", spy):
-        _fit(_Module(), tmp_path, [])
+        _fit(_Module(), tmp_path, bar)
     assert seen == [None] * 4
 
 

@@ -31,6 +31,9 @@ def test_a_given_model_summary_replaces_the_default_and_is_noted(
 
 
 def test_no_note_without_a_given_summary(caplog: pytest.LogCaptureFixture) -> None:
+    from shim.utilities.imports import rich_usable
+
     callbacks, records = _build(shim, caplog, enable_model_summary=True)
-    assert callbacks == ["ModelSummary"]
+    # as in Lightning, the default summary is the rich one when rich is installed
+    assert callbacks == ["RichModelSummary" if rich_usable() else "ModelSummary"]
     assert records == []

@@ -5,7 +5,9 @@ Redrawing a terminal line costs far more than a small training step, so the bars
 when a redraw happens.
 """
 
+import contextlib
 import importlib
+import logging
 import math
 import sys
 import time
@@ -59,6 +61,7 @@ class TQDMProgressBar(ProgressBar):
         self._test_bar: Any = None
         self._predict_bar: Any = None
         self._last_draw = 0.0
+        self._log_redirect: contextlib.ExitStack | None = None
 
     @property
     def refresh_rate(self) -> int:
@@ -140,9 +143,13 @@ class TQDMProgressBar(ProgressBar):
     @override
     def on_train_start(self, trainer: "Trainer", pl_module: "LightningModule") -> None:
         self._train_bar = self._new_bar("Training", 0, leave=True)
+        self._redirect_logs()
 
     @override
     def on_train_epoch_start(self, trainer: "Trainer", pl_module: "LightningModule", *args: Any) -> None:
+        if self._leave and trainer.current_epoch > 0 and self.is_enabled:
+            # the finished epoch's bar stays on its line; this epoch gets a fresh one below it
+            self._train_bar = self._new_bar("Training", 0, leave=True)
         bar = self._train_bar
         if bar is None or bar.disable:
             return
@@ -173,6 +180,11 @@ class TQDMProgressBar(ProgressBar):
     def on_train_end(self, trainer: "Trainer", pl_module: "LightningModule") -> None:
         self._close(self._train_bar)
         self._train_bar = None
+        self._restore_logs()
+
+    @override
+    def teardown(self, trainer: "Trainer", pl_module: "LightningModule", stage: str) -> None:
+        self._restore_logs()
 
     # -- validation ----------------------------------------------------------------------------------------
     @override
@@ -296,6 +308,25 @@ class TQDMProgressBar(ProgressBar):
             active.write(sep.join(map(str, args)), **kwargs)
         else:
             print(*args, sep=sep, **kwargs)
+
+    def _redirect_logs(self) -> None:
+        """Route the console handlers of shim's loggers through ``tqdm.write`` while the training bar is drawn.
+
+        A message logged mid-run (a stop reason, a checkpoint note) then appears on its own line above the bar,
+        instead of being glued to the bar's line and leaving a second copy of the bar below it.
+        """
+        if self.is_disabled or self._log_redirect is not None:
+            return
+        from tqdm.contrib.logging import logging_redirect_tqdm
+
+        loggers = [logging.getLogger(name) for name in ("lightning.pytorch", "lightning.fabric")]
+        self._log_redirect = contextlib.ExitStack()
+        self._log_redirect.enter_context(logging_redirect_tqdm(loggers=loggers, tqdm_class=_tqdm_class()))
+
+    def _restore_logs(self) -> None:
+        if self._log_redirect is not None:
+            self._log_redirect.close()
+            self._log_redirect = None
 
     @staticmethod
     def _close(bar: Any) -> None:

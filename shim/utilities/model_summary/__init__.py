@@ -1,5 +1,11 @@
 """Parameter-count summaries of a LightningModule."""
 
-from shim.utilities.model_summary.model_summary import ModelSummary, get_human_readable_count, summarize
+from shim.utilities.model_summary.model_summary import (
+    ModelSummary,
+    format_summary_table,
+    get_formatted_model_size,
+    get_human_readable_count,
+    summarize,
+)
 
-__all__ = ["ModelSummary", "get_human_readable_count", "summarize"]
+__all__ = ["ModelSummary", "format_summary_table", "get_formatted_model_size", "get_human_readable_count", "summarize"]

@@ -6,7 +6,7 @@ from typing import Any
 import torch
 from torch import nn
 
-__all__ = ["ModelSummary", "get_human_readable_count", "summarize"]
+__all__ = ["ModelSummary", "format_summary_table", "get_formatted_model_size", "get_human_readable_count", "summarize"]
 
 _UNITS = [" ", "K", "M", "B", "T"]
 
@@ -20,6 +20,11 @@ def get_human_readable_count(number: int) -> str:
     if groups == 1 or scaled >= 100:
         return f"{int(scaled):,d} {unit}"
     return f"{scaled:,.1f} {unit}"
+
+
+def get_formatted_model_size(total_model_size: float) -> str:
+    """The model size in MB with thousands separators and three decimals: ``5500.0`` -> ``"5,500.000"``."""
+    return f"{total_model_size:,.3f}"
 
 
 def _count(params: Any) -> int:
@@ -138,32 +143,47 @@ class ModelSummary:
         ]
 
     def __str__(self) -> str:
-        columns = self.rows()
-        widths = [max([len(header)] + [len(v) for v in values]) for header, values in columns]
-        # the rule is as wide as the header line plus three characters per column (as Lightning prints it)
-        rule = "-" * (sum(widths) + 3 * (len(columns) + 1))
-        lines = [" | ".join(h.ljust(w) for (h, _), w in zip(columns, widths, strict=True)), rule]
-        n_rows = len(columns[0][1])
-        if n_rows:
-            for i in range(n_rows):
-                lines.append(" | ".join(values[i].ljust(w) for (_, values), w in zip(columns, widths, strict=True)))
-            lines.append(rule)
-        trainable = self.trainable_parameters
-        total = self.total_parameters
-        modes = self.total_training_modes
-        lines += [
-            f"{get_human_readable_count(trainable):<10}Trainable params",
-            f"{get_human_readable_count(total - trainable):<10}Non-trainable params",
-            f"{get_human_readable_count(total):<10}Total params",
-            f"{self.model_size:<10,.3f}Total estimated model params size (MB)",
-            f"{modes['train']:<10}Modules in train mode",
-            f"{modes['eval']:<10}Modules in eval mode",
-            f"{get_human_readable_count(self.total_flops):<10}Total Flops",
-        ]
-        return "\n".join(lines)
+        return format_summary_table(
+            self.rows(),
+            self.total_parameters,
+            self.trainable_parameters,
+            self.model_size,
+            self.total_training_modes,
+            self.total_flops,
+        )
 
     def __repr__(self) -> str:
         return str(self)
+
+
+def format_summary_table(
+    summary_data: list[tuple[str, list[str]]],
+    total_parameters: int,
+    trainable_parameters: int,
+    model_size: float,
+    total_training_modes: dict[str, int],
+    total_flops: int,
+) -> str:
+    """The plain-text table of ``summary_data`` (the columns from ``ModelSummary.rows()``) and the totals below it."""
+    widths = [max([len(header)] + [len(v) for v in values]) for header, values in summary_data]
+    # the rule is as wide as the header line plus three characters per column (as Lightning prints it)
+    rule = "-" * (sum(widths) + 3 * (len(summary_data) + 1))
+    lines = [" | ".join(h.ljust(w) for (h, _), w in zip(summary_data, widths, strict=True)), rule]
+    n_rows = len(summary_data[0][1]) if summary_data else 0
+    if n_rows:
+        for i in range(n_rows):
+            lines.append(" | ".join(values[i].ljust(w) for (_, values), w in zip(summary_data, widths, strict=True)))
+        lines.append(rule)
+    lines += [
+        f"{get_human_readable_count(trainable_parameters):<10}Trainable params",
+        f"{get_human_readable_count(total_parameters - trainable_parameters):<10}Non-trainable params",
+        f"{get_human_readable_count(total_parameters):<10}Total params",
+        f"{get_formatted_model_size(model_size):<10}Total estimated model params size (MB)",
+        f"{total_training_modes['train']:<10}Modules in train mode",
+        f"{total_training_modes['eval']:<10}Modules in eval mode",
+        f"{get_human_readable_count(total_flops):<10}Total Flops",
+    ]
+    return "\n".join(lines)
 
 
 def summarize(lightning_module: nn.Module, max_depth: int = 1) -> ModelSummary:
