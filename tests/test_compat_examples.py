@@ -38,6 +38,8 @@ SCRIPT_ARGS: dict[str, list[str]] = {
 
 # TensorBoard event files carry a timestamp, host name and process id in their names.
 _EVENT_FILE = re.compile(r"events\.out\.tfevents\..*")
+# W&B names a run folder after the time the run started.
+_WANDB_RUN = re.compile(r"(?<=/)(offline-run|run)-\d{8}_\d{6}-")
 
 
 def _run(command: list[str], cwd: Path) -> str:
@@ -48,7 +50,7 @@ def _run(command: list[str], cwd: Path) -> str:
 
 def _written_files(root: Path) -> list[str]:
     return sorted(
-        _EVENT_FILE.sub("events.out.tfevents.*", path.relative_to(root).as_posix())
+        _WANDB_RUN.sub(r"\1-<time>-", _EVENT_FILE.sub("events.out.tfevents.*", path.relative_to(root).as_posix()))
         for path in root.rglob("*")
         if path.is_file()
     )

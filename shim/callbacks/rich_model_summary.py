@@ -5,7 +5,7 @@ from typing import Any, Literal
 from typing_extensions import override
 
 from shim.callbacks.model_summary import ModelSummary
-from shim.callbacks.progress.rich_progress import require_rich
+from shim.callbacks.progress.rich_theme import require_rich
 from shim.utilities.model_summary.model_summary import get_formatted_model_size, get_human_readable_count
 
 __all__ = ["RichModelSummary"]

@@ -10,17 +10,20 @@ if TYPE_CHECKING:
     from shim.loggers.csv_logs import CSVLogger
     from shim.loggers.logger import Logger
     from shim.loggers.tensorboard import TensorBoardLogger
+    from shim.loggers.wandb import WandbLogger
 
 _HOMES = {
     "CSVLogger": "shim.loggers.csv_logs",
     "Logger": "shim.loggers.logger",
     "TensorBoardLogger": "shim.loggers.tensorboard",
+    "WandbLogger": "shim.loggers.wandb",
 }
 
 __all__ = [
     "CSVLogger",
     "Logger",
     "TensorBoardLogger",
+    "WandbLogger",
 ]
 
 

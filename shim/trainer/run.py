@@ -186,8 +186,11 @@ def prepare_data(trainer: "Trainer") -> None:
 
 def setup_hooks(trainer: "Trainer", fn: TrainerFn) -> None:
     # Lightning creates each logger's experiment (its folder, TensorBoard's event file) before the setup hooks, so
-    # they see the log folder in place (ModelCheckpoint's warning about a non-empty folder counts on it)
-    for logger in trainer.loggers:
+    # they see the log folder in place (ModelCheckpoint's warning about a non-empty folder counts on it). W&B runs
+    # start first: a run with sync_tensorboard=True only sees the TensorBoard writers created after it.
+    from shim.loggers.wandb import WandbLogger
+
+    for logger in sorted(trainer.loggers, key=lambda logger: not isinstance(logger, WandbLogger)):
         getattr(logger, "experiment", None)
     trainer.strategy.barrier("pre_setup")
     trainer._hooks.datamodule("setup", stage=fn)

@@ -26,6 +26,26 @@ class ProgressBar(Callback):
         return self._trainer
 
     @property
+    def sanity_check_description(self) -> str:
+        return "Sanity Checking"
+
+    @property
+    def train_description(self) -> str:
+        return "Training"
+
+    @property
+    def validation_description(self) -> str:
+        return "Validation"
+
+    @property
+    def test_description(self) -> str:
+        return "Testing"
+
+    @property
+    def predict_description(self) -> str:
+        return "Predicting"
+
+    @property
     def is_enabled(self) -> bool:
         return True
 
@@ -94,11 +114,14 @@ class ProgressBar(Callback):
 
 
 def get_standard_metrics(trainer: "Trainer") -> dict[str, int | str]:
-    """``{"v_num": version}`` when a logger has a version (a string version shows its last four characters)."""
+    """``{"v_num": version}`` when a logger has a version (a string version shows its last four characters).
+
+    An empty version (``DummyLogger``, as with ``fast_dev_run``) shows nothing.
+    """
     items: dict[str, int | str] = {}
     if trainer.loggers:
         versions: set[Any] = {getattr(logger, "version", None) for logger in trainer.loggers}
-        versions.discard(None)
+        versions -= {None, ""}
         if len(versions) == 1:
             version = versions.pop()
             items["v_num"] = version[-4:] if isinstance(version, str) else int(version)

@@ -5,7 +5,6 @@ predict. Rich redraws the rows from its own thread a few times a second, so a ba
 metrics are read from the device at most every ``min_redraw_interval`` seconds, as in the tqdm bar.
 """
 
-import dataclasses
 import logging
 import sys
 import time
@@ -15,12 +14,12 @@ from typing_extensions import override
 
 from shim.callbacks.callback import _ignores_outputs
 from shim.callbacks.progress.progress_bar import ProgressBar
+from shim.callbacks.progress.rich_theme import RichProgressBarTheme, require_rich
 from shim.utilities.imports import rich_usable
 
 if TYPE_CHECKING or rich_usable():
     from rich.console import Console
     from rich.progress import BarColumn, Progress, ProgressColumn, Task, TaskID, TextColumn
-    from rich.style import Style
 
     from shim.callbacks.progress.rich_columns import BatchCountColumn, MetricsColumn, SpeedColumn, TimesColumn
 
@@ -29,33 +28,6 @@ if TYPE_CHECKING:
     from shim.trainer.trainer import Trainer
 
 __all__ = ["RichProgressBar", "RichProgressBarTheme"]
-
-_MISSING_RICH = (
-    "{} draws with the `rich` package, which is not installed. Install it with `pip install lightning-shim[rich]`."
-)
-
-
-def require_rich(name: str) -> None:
-    """Raise ``ModuleNotFoundError`` naming the install command when ``rich`` is missing."""
-    if not rich_usable():
-        raise ModuleNotFoundError(_MISSING_RICH.format(f"`{name}`"))
-
-
-@dataclasses.dataclass
-class RichProgressBarTheme:
-    """Rich styles (a style string or ``rich.style.Style``) of each part of the bar, and how metrics are written."""
-
-    description: "str | Style" = ""
-    progress_bar: "str | Style" = "green"
-    progress_bar_finished: "str | Style" = "bright_green"
-    progress_bar_pulse: "str | Style" = "green"
-    batch_progress: "str | Style" = ""
-    time: "str | Style" = "dim"
-    processing_speed: "str | Style" = "dim"
-    metrics: "str | Style" = "italic"
-    metrics_text_delimiter: str = " "
-    metrics_format: str = ".3f"
-
 
 _BARS = ("train_progress_bar_id", "val_sanity_progress_bar_id", "val_progress_bar_id")
 _EVAL_BARS = ("test_progress_bar_id", "predict_progress_bar_id")
@@ -147,23 +119,7 @@ class RichProgressBar(ProgressBar):
     def test_progress_bar(self) -> "Task":
         return self._task(self.test_progress_bar_id)
 
-    @property
-    def sanity_check_description(self) -> str:
-        return "Sanity Checking"
-
-    @property
-    def validation_description(self) -> str:
-        return "Validation"
-
-    @property
-    def test_description(self) -> str:
-        return "Testing"
-
-    @property
-    def predict_description(self) -> str:
-        return "Predicting"
-
-    def train_description(self, current_epoch: int) -> str:
+    def _epoch_description(self, current_epoch: int) -> str:
         """``Epoch 3/9`` (``Epoch 3`` when the number of epochs is open)."""
         max_epochs = self.trainer.max_epochs
         if isinstance(max_epochs, int) and max_epochs > 0:
@@ -294,7 +250,7 @@ class RichProgressBar(ProgressBar):
             # the next validation gets a new row under this epoch's row (the old one stays hidden; rich's task
             # ids are indexes into ``progress.tasks``, so rows are never removed)
             self.val_progress_bar_id = None
-        description = self.train_description(trainer.current_epoch)
+        description = self._epoch_description(trainer.current_epoch)
         task_id = self._add_or_reset("train_progress_bar_id", self.total_train_batches, description, new=new_row)
         self._train_rows.add(task_id)
         self.refresh()
