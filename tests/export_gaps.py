@@ -43,9 +43,6 @@ GAPS: dict[str, str] = {
     "pytorch_lightning.plugins.precision.TransformerEnginePrecision": _NOT_IN_SCOPE,
     "pytorch_lightning.plugins.precision.XLAPrecision": _NOT_IN_SCOPE,
     # profilers
-    "pytorch_lightning.profilers.AdvancedProfiler": _NOT_YET,
-    "pytorch_lightning.profilers.PyTorchProfiler": _NOT_YET,
-    "pytorch_lightning.profilers.SimpleProfiler": _NOT_YET,
     "pytorch_lightning.profilers.XLAProfiler": _NOT_IN_SCOPE,
     # strategies
     "pytorch_lightning.strategies.DeepSpeedStrategy": _NOT_IN_SCOPE,

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
-from shim.loops.fetcher import BatchFetcher
+from shim.loops.fetcher import BatchFetcher, make_fetcher
 from shim.loops.progress import BatchProgress
 from shim.loops.results_table import print_results
 from shim.plugins.precision.precision import _NO_CONTEXT, Precision
@@ -173,7 +173,8 @@ class EvaluationLoop:
             if not first:
                 self._store_dataloader_outputs()
             first = False
-            fetcher = BatchFetcher(loader, limit).start()
+            action = f"[_EvaluationLoop].{'test' if self._testing else 'val'}_next"
+            fetcher = make_fetcher(trainer, loader, limit, action).start()
             self._evaluate_loader(fetcher, dataloader_idx, multiple, takes_batch_idx)
         self._store_dataloader_outputs()
         return self._on_run_end(prefix)

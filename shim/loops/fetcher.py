@@ -10,7 +10,7 @@ from typing import Any
 
 from shim.utilities.data import sized_len
 
-__all__ = ["BatchFetcher"]
+__all__ = ["BatchFetcher", "ProfiledBatchFetcher", "make_fetcher"]
 
 _NOTHING = object()
 
@@ -80,3 +80,25 @@ class BatchFetcher:
     def teardown(self) -> None:
         self._iterator = None
         self._ahead = _NOTHING
+
+
+class ProfiledBatchFetcher(BatchFetcher):
+    """A ``BatchFetcher`` whose every fetch from the loader is recorded as ``action`` on ``profiler``."""
+
+    def __init__(self, loader: Any, limit: int | float, profiler: Any, action: str) -> None:
+        super().__init__(loader, limit)
+        self._profiler = profiler
+        self._action = action
+
+    def __next__(self) -> Any:
+        if self.done:
+            raise StopIteration
+        with self._profiler.profile(self._action):
+            return super().__next__()
+
+
+def make_fetcher(trainer: Any, loader: Any, limit: int | float, action: str) -> BatchFetcher:
+    """The fetcher of a loop: a profiled one when the Trainer profiles (``action`` names its fetches)."""
+    if trainer._hooks.profiled:
+        return ProfiledBatchFetcher(loader, limit, trainer.profiler, action)
+    return BatchFetcher(loader, limit)

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from shim.loops.fetcher import BatchFetcher
+from shim.loops.fetcher import BatchFetcher, make_fetcher
 from shim.loops.progress import ProcessedTracker, Progress
 from shim.loops.training_epoch_loop import TrainingEpochLoop, is_max_limit_reached
 from shim.trainer.data import DataSource
@@ -142,7 +142,9 @@ class FitLoop:
         self.data = data = request_training_data(trainer, self.source)
         self.loader, self.max_batches = data.loader, data.max_batches
         self._sampler_epoch = None
-        self._fetcher = BatchFetcher(data.batches, self.max_batches)
+        self._fetcher = make_fetcher(
+            trainer, data.batches, self.max_batches, "[_TrainingEpochLoop].train_dataloader_next"
+        )
         if self._loader_states and self.restarting:
             load_loader_states(data.loaders, self._loader_states)
             self._loaders_restored = True
@@ -229,10 +231,12 @@ class FitLoop:
             try:
                 assert self._fetcher is not None
                 if resume is not None and resume.mid_epoch:
-                    self.epoch_loop.run(self._fetcher, resume=resume.kind)  # the rest of the interrupted epoch
+                    with trainer.profiler.profile("run_training_epoch"):
+                        self.epoch_loop.run(self._fetcher, resume=resume.kind)  # the rest of the interrupted epoch
                 else:
                     self.on_advance_start(first_after_resume=resume is not None)
-                    self.epoch_loop.run(self._fetcher)  # one epoch
+                    with trainer.profiler.profile("run_training_epoch"):  # once per epoch: two calls without one
+                        self.epoch_loop.run(self._fetcher)  # one epoch
                 resume = None
                 self.on_advance_end()
                 self._restarting = self._restarting_mid_epoch = False

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from torch.utils.data import BatchSampler, DataLoader, IterableDataset
 
 from shim.loops.evaluation_loop import ModuleModes, no_grad_context
-from shim.loops.fetcher import BatchFetcher
+from shim.loops.fetcher import make_fetcher
 from shim.loops.progress import BatchProgress
 from shim.trainer.data import DataSource, as_loader_list, in_given_structure, transfer_batch
 from shim.trainer.distributed_sampler import rebuild_loader
@@ -161,7 +161,7 @@ class PredictionLoop:
         for dataloader_idx, (loader, limit) in enumerate(zip(self.loaders, self.max_batches, strict=True)):
             if limit == 0:
                 continue
-            fetcher = BatchFetcher(loader, limit).start()
+            fetcher = make_fetcher(trainer, loader, limit, "[_PredictionLoop].predict_next").start()
             for batch_idx, batch in enumerate(fetcher):
                 self.batch_progress.is_last_batch = fetcher.done
                 batch = transfer_batch(trainer, batch, dataloader_idx)

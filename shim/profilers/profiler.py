@@ -5,16 +5,21 @@ when ``dirpath`` and ``filename`` are set; ``setup``/``teardown`` frame one stag
 """
 
 import os
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from shim.utilities.rank_zero import get_logger
 
 __all__ = ["Profiler"]
 
 log = get_logger(__name__)
+
+# characters some file system refuses in a name: replaced in the names of report and trace files
+_UNSAFE_IN_NAMES = re.compile(r'[\\/:*?"<>|\n\r\t]+')
 
 
 class Profiler(ABC):
@@ -25,6 +30,8 @@ class Profiler(ABC):
         self.filename = filename
         self._stage: str | None = None
         self._local_rank: int | None = None
+        # the module of the current run, for profilers that instrument it (PyTorchProfiler); set by the Trainer
+        self._lightning_module: Any = None
 
     @abstractmethod
     def start(self, action_name: str) -> None:
@@ -48,19 +55,29 @@ class Profiler(ABC):
             self.stop(action_name)
 
     def describe(self) -> None:
-        """Report ``summary()``: appended to a file in ``dirpath`` named after the stage, ``filename`` and the rank
-        when ``dirpath`` and ``filename`` are set, else logged at INFO on rank zero."""
+        """Report ``summary()``, then ``teardown``.
+
+        The report is appended to ``<dirpath>/<stage>-<filename>-<rank>.txt`` when ``dirpath`` and ``filename`` are
+        set (the stage and rank only when known), else logged at INFO on rank zero.
+        """
         report = self.summary()
-        if not report:
-            return
-        if self.dirpath is not None and self.filename:
-            os.makedirs(self.dirpath, exist_ok=True)
-            # "<stage>-<filename>-<rank>.txt", each part present only when known
-            parts = [str(part) for part in (self._stage, self.filename, self._local_rank) if part is not None]
-            with open(os.path.join(self.dirpath, "-".join(parts) + ".txt"), "a") as file:
-                file.write(report)
-        elif self.local_rank == 0:
-            log.info(report)
+        if report:
+            if self.dirpath is not None and self.filename:
+                os.makedirs(self.dirpath, exist_ok=True)
+                with open(os.path.join(self.dirpath, self._file_name()), "a") as file:
+                    file.write(report)
+            elif self.local_rank == 0:
+                log.info(report)
+        self.teardown(self._stage)
+
+    def _file_name(self, action_name: str | None = None, extension: str = ".txt") -> str:
+        """``<stage>-<filename>-<rank>-<action>`` plus ``extension``, each part only when known, made safe for a file
+        system."""
+        parts = [
+            str(p) for p in (self._stage, self.filename, self._local_rank, action_name) if p is not None and p != ""
+        ]
+        base = _UNSAFE_IN_NAMES.sub("_", "-".join(parts)).strip()
+        return (base or "profile") + extension
 
     def setup(self, stage: str, local_rank: int | None = None, log_dir: str | None = None) -> None:
         """Start a stage of a run; ``log_dir`` is where reports go unless ``dirpath`` was given."""
@@ -70,7 +87,7 @@ class Profiler(ABC):
             self.dirpath = log_dir
 
     def teardown(self, stage: str | None) -> None:  # noqa: B027 (optional for subclasses, as setup is)
-        """End a stage of a run (nothing is held open between reports)."""
+        """End a stage of a run; ``describe`` calls it after its report (nothing is held open between reports)."""
 
     @property
     def local_rank(self) -> int:

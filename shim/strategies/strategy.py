@@ -229,6 +229,35 @@ class Strategy:
             remove_checkpoint_file(filepath)
 
     # -- lifecycle -------------------------------------------------------------------------------------
+    # Lightning's strategy hooks, run after the callbacks' and the module's. shim's strategies do nothing in them,
+    # so the plain hook dispatcher skips them; a profiled run calls and records them, as Lightning does
+    def on_train_start(self) -> None:
+        pass
+
+    def on_train_end(self) -> None:
+        pass
+
+    def on_validation_start(self) -> None:
+        pass
+
+    def on_validation_end(self) -> None:
+        pass
+
+    def on_test_start(self) -> None:
+        pass
+
+    def on_test_end(self) -> None:
+        pass
+
+    def on_predict_start(self) -> None:
+        pass
+
+    def on_predict_end(self) -> None:
+        pass
+
+    def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
+        pass
+
     def on_exception(self, exception: BaseException) -> None:
         pass
 

@@ -89,7 +89,7 @@ def dump_checkpoint(trainer: "Trainer", weights_only: bool | None = None) -> dic
                 checkpoint[obj.CHECKPOINT_HYPER_PARAMS_NAME] = obj._hparams_name
             checkpoint[obj.CHECKPOINT_HYPER_PARAMS_KEY] = _saved_hparams(obj, checkpoint)
     if datamodule is not None:
-        state = datamodule.state_dict()
+        state = trainer._hooks.datamodule("state_dict")
         if state:
             checkpoint[type(datamodule).__qualname__] = state
     if not weights_only:
@@ -101,8 +101,7 @@ def dump_checkpoint(trainer: "Trainer", weights_only: bool | None = None) -> dic
             "rng_at_epoch_start": trainer.fit_loop.epoch_start_rng,
             "callback_metrics": {k: v.detach().cpu() for k, v in trainer.callback_metrics.items()},
         }
-        for cb in trainer.callbacks:
-            cb.on_save_checkpoint(trainer, model, checkpoint)
+        trainer._hooks.callbacks("on_save_checkpoint", checkpoint)
     trainer._hooks.module("on_save_checkpoint", checkpoint)
     return checkpoint
 
@@ -239,7 +238,7 @@ def restore_modules_and_callbacks(trainer: "Trainer", checkpoint: dict[str, Any]
     if datamodule is not None:
         key = type(datamodule).__qualname__
         if key in checkpoint:
-            datamodule.load_state_dict(checkpoint[key])
+            trainer._hooks.datamodule("load_state_dict", checkpoint[key])
         trainer._hooks.datamodule("on_load_checkpoint", checkpoint)
     if trainer.state.fn == TrainerFn.FITTING:
         _restore_callbacks(trainer, checkpoint)
@@ -259,9 +258,7 @@ def _restore_callbacks(trainer: "Trainer", checkpoint: dict[str, Any]) -> None:
             f"The checkpoint holds the state of callbacks this Trainer does not have: {absent}. Pass the callbacks"
             " that wrote the checkpoint to `Trainer(callbacks=...)` to restore them too."
         )
-    model = trainer.lightning_module
-    for callback in trainer.callbacks:
-        callback.on_load_checkpoint(trainer, model, checkpoint)
+    trainer._hooks.callbacks("on_load_checkpoint", checkpoint)
     for callback in trainer.callbacks:
         state = states.get(callback.state_key) or states.get(type(callback).__qualname__)
         if state:

@@ -235,7 +235,8 @@ def data_hook_owner(trainer: "Trainer", name: str) -> Any:
 
 def decide_batch_transfer(trainer: "Trainer") -> None:
     """Decide once per run what reads batch by batch: whether batches need the transfer hooks, clipping, validation."""
-    trainer._clipping_overridden = trainer._module_overrides("configure_gradient_clipping")
+    profiled = trainer._hooks.profiled  # a profiled run calls (and records) every hook below, as Lightning does
+    trainer._clipping_overridden = profiled or trainer._module_overrides("configure_gradient_clipping")
     trainer._validation_enabled = None
     trainer._data_hook_owners = {}
     overridden = any(
@@ -243,7 +244,9 @@ def decide_batch_transfer(trainer: "Trainer") -> None:
     )
     precision_converts = not runs_own_methods(trainer.precision_plugin, _OWN_CONVERT_INPUT)
     # on the CPU with no hook overridden the transfer is an identity: skip its recursion on every batch
-    trainer._needs_batch_transfer = overridden or precision_converts or trainer.strategy.root_device.type != "cpu"
+    trainer._needs_batch_transfer = (
+        profiled or overridden or precision_converts or trainer.strategy.root_device.type != "cpu"
+    )
 
 
 def transfer_batch(trainer: "Trainer", batch: Any, dataloader_idx: int) -> Any:

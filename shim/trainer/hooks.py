@@ -74,6 +74,10 @@ def is_monitoring_callback(callback: Callback) -> bool:
 class HookCaller:
     """Calls hooks on the Trainer's callbacks, LightningModule and datamodule, with ``_current_fx_name`` set."""
 
+    # whether every call is recorded on the Trainer's profiler (`ProfiledHookCaller`): the loops then leave
+    # their direct paths, which skip hooks nobody overrides
+    profiled = False
+
     def __init__(self, trainer: "Trainer") -> None:
         self.trainer = trainer
         self._callback_fns: dict[tuple[str, bool | None], tuple[Callable[..., Any], ...]] = {}

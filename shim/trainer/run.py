@@ -104,6 +104,8 @@ def run(
     trainer._module_overrides_cache = {}
     verify_loop_configuration(trainer, model)
     trainer.strategy.setup_environment()
+    if trainer._hooks.profiled:
+        setup_profiler(trainer)
     prepare_data(trainer)
     setup_hooks(trainer, fn)
     trainer._hooks.module("configure_sharded_model") if is_overridden("configure_sharded_model", model) else None
@@ -208,6 +210,23 @@ def teardown_hooks(trainer: "Trainer", fn: TrainerFn) -> None:
     module._metric_attributes = None
     for logger in trainer.loggers:
         logger.finalize("success")
+    if trainer._hooks.profiled:
+        trainer.profiler.describe()  # the report of this stage, then the profiler's teardown
+
+
+def setup_profiler(trainer: "Trainer") -> None:
+    """Start the profiler's stage (its report file is named after the stage, and the rank when there are several),
+    and wrap the strategy's step methods so that they are recorded."""
+    from shim.trainer.profiling import instrument_loops, instrument_strategy
+
+    fn = trainer.state.fn
+    assert fn is not None
+    profiler = trainer.profiler
+    profiler._lightning_module = trainer.lightning_module
+    profiler.setup(stage=fn.value, local_rank=trainer.local_rank if trainer.world_size > 1 else None,
+                   log_dir=trainer.log_dir)  # fmt: skip
+    instrument_strategy(trainer)
+    instrument_loops(trainer)
 
 
 def teardown(trainer: "Trainer") -> None:

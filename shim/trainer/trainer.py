@@ -25,6 +25,7 @@ from shim.trainer.data import attach_data
 from shim.trainer.hooks import HookCaller
 from shim.trainer.legacy import LEGACY_ARGUMENTS, translate_1x_arguments
 from shim.trainer.metrics import MetricStore
+from shim.trainer.profiling import ProfiledHookCaller, resolve_profiler
 from shim.trainer.properties import TrainerProperties
 from shim.trainer.run import call_and_handle_interrupt, run
 from shim.trainer.states import RunningStage, TrainerFn, TrainerState, TrainerStatus
@@ -125,7 +126,6 @@ class Trainer(TrainerProperties, ArgparseConstructors):
         # the arguments checked first, so that barebones refuses a profiler as Lightning does (ValueError)
         self._config: TrainerConfig = parse_trainer_args(**{name: arguments[name] for name in CONFIG_ARGUMENTS})
         reject_unsupported(
-            profiler=(profiler, None),
             plugins=(plugins, None),
             sync_batchnorm=(sync_batchnorm, False),
             model_registry=(model_registry, None),
@@ -140,7 +140,9 @@ class Trainer(TrainerProperties, ArgparseConstructors):
         self.move_metrics_to_cpu = legacy.move_metrics_to_cpu
         self.multiple_trainloader_mode = legacy.multiple_trainloader_mode
         self.enable_autolog_hparams = enable_autolog_hparams
-        self.profiler: Profiler = PassThroughProfiler()  # for `trainer.profiler.profile(...)` in user code
+        # what records the run's actions; the pass-through one (no profiler) also serves `trainer.profiler.profile`
+        # in user code
+        self.profiler: Profiler = resolve_profiler(profiler)
 
         # hardware: accelerator, device, precision and the strategy that holds them
         precision_plugin = resolve_precision(precision, accelerator)
@@ -200,7 +202,8 @@ class Trainer(TrainerProperties, ArgparseConstructors):
         self.test_loop = EvaluationLoop(self, TrainerFn.TESTING, RunningStage.TESTING)
         self.predict_loop = PredictionLoop(self)
         self._metrics = MetricStore(self)
-        self._hooks = HookCaller(self)
+        # a real profiler takes the profiled call path, chosen here once: without one no call is recorded or wrapped
+        self._hooks = HookCaller(self) if isinstance(self.profiler, PassThroughProfiler) else ProfiledHookCaller(self)
 
         self._loggers: list[Any] = build_loggers(config, logger, self.default_root_dir)
         self.callbacks: list[Callback] = build_callbacks(config, callbacks)
@@ -353,9 +356,10 @@ class Trainer(TrainerProperties, ArgparseConstructors):
                 "Saving a checkpoint is only possible after a model is attached to the Trainer: call `trainer.fit`,"
                 " `validate`, `test` or `predict` first."
             )
-        checkpoint = dump_checkpoint(self, weights_only)
-        self.strategy.save_checkpoint(checkpoint, filepath, storage_options=storage_options)
-        self.strategy.barrier("Trainer.save_checkpoint")
+        with self.profiler.profile("save_checkpoint"):
+            checkpoint = dump_checkpoint(self, weights_only)
+            self.strategy.save_checkpoint(checkpoint, filepath, storage_options=storage_options)
+            self.strategy.barrier("Trainer.save_checkpoint")
 
     @contextmanager
     def init_module(self, empty_init: bool | None = None) -> Generator[None, None, None]:

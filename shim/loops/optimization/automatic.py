@@ -191,15 +191,25 @@ class AutomaticOptimization:
         # on the direct path, what makes the context `training_step` runs in: None for the empty one (full
         # precision), the plugin's `train_step_context` for mixed precision without a scaler
         self._step_context: Callable[[], Any] | None = None
+        # the strategy's backward, off the direct path: recorded as an action on a profiled run (as in Lightning,
+        # only automatic optimization's backward is; `manual_backward` calls the strategy's own)
+        self._backward: Callable[..., Any] | None = None
 
     def on_run_start(self) -> None:
         trainer = self.trainer
         overrides = trainer._module_overrides
         self._step_end = overrides("training_step_end")  # Lightning 1.x hook
-        self._custom_optimizer_step = overrides("optimizer_step")
-        self._custom_zero_grad = overrides("optimizer_zero_grad")
+        # a profiled run calls (and records) these module hooks even when they are Lightning's defaults
+        profiled = trainer._hooks.profiled
+        self._custom_optimizer_step = profiled or overrides("optimizer_step")
+        self._custom_zero_grad = profiled or overrides("optimizer_zero_grad")
         self._custom_backward = overrides("backward")
         strategy = trainer.strategy
+        self._backward = strategy.backward
+        if profiled:
+            from shim.trainer.profiling import timed
+
+            self._backward = timed(trainer.profiler, f"[Strategy]{type(strategy).__name__}.backward", strategy.backward)
         optimizers = strategy._lightning_optimizers
         self._module = strategy._lightning_module
         self._precision = strategy.precision_plugin
@@ -271,7 +281,8 @@ class AutomaticOptimization:
                 if "on_after_backward" not in silent:
                     hooks.call("on_after_backward")
             else:
-                strategy.backward(loss, optimizer._optimizer)
+                assert self._backward is not None
+                self._backward(loss, optimizer._optimizer)
         if direct_step:
             self._precision._after_closure(self._module, optimizer._optimizer)
         return result
