@@ -24,7 +24,6 @@ GAPS: dict[str, str] = {
     # loggers
     "pytorch_lightning.loggers.CometLogger": _NO_DEPENDENCY,
     "pytorch_lightning.loggers.LitLogger": _NO_DEPENDENCY,
-    "pytorch_lightning.loggers.MLFlowLogger": _NO_DEPENDENCY,
     # plugins
     "pytorch_lightning.plugins.AsyncCheckpointIO": _NOT_YET,
     "pytorch_lightning.plugins.BitsandbytesPrecision": _NOT_IN_SCOPE,

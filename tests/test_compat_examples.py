@@ -40,6 +40,8 @@ SCRIPT_ARGS: dict[str, list[str]] = {
 _EVENT_FILE = re.compile(r"events\.out\.tfevents\..*")
 # W&B names a run folder after the time the run started.
 _WANDB_RUN = re.compile(r"(?<=/)(offline-run|run)-\d{8}_\d{6}-")
+# An MLflow file store names its folders after the random experiment and run ids.
+_MLFLOW_IDS = ((re.compile(r"(?<=mlruns/)\d{6,}(?=/)"), "<experiment>"), (re.compile(r"/[0-9a-f]{32}(?=/)"), "/<run>"))
 
 
 def _run(command: list[str], cwd: Path) -> str:
@@ -49,11 +51,15 @@ def _run(command: list[str], cwd: Path) -> str:
 
 
 def _written_files(root: Path) -> list[str]:
-    return sorted(
-        _WANDB_RUN.sub(r"\1-<time>-", _EVENT_FILE.sub("events.out.tfevents.*", path.relative_to(root).as_posix()))
-        for path in root.rglob("*")
-        if path.is_file()
-    )
+    return sorted(_file_name(path.relative_to(root).as_posix()) for path in root.rglob("*") if path.is_file())
+
+
+def _file_name(relative: str) -> str:
+    relative = _EVENT_FILE.sub("events.out.tfevents.*", relative)
+    relative = _WANDB_RUN.sub(r"\1-<time>-", relative)
+    for pattern, placeholder in _MLFLOW_IDS:
+        relative = pattern.sub(placeholder, relative)
+    return relative
 
 
 def _metrics_csv(root: Path) -> dict[str, str]:

@@ -9,12 +9,14 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from shim.loggers.csv_logs import CSVLogger
     from shim.loggers.logger import Logger
+    from shim.loggers.mlflow import MLFlowLogger
     from shim.loggers.tensorboard import TensorBoardLogger
     from shim.loggers.wandb import WandbLogger
 
 _HOMES = {
     "CSVLogger": "shim.loggers.csv_logs",
     "Logger": "shim.loggers.logger",
+    "MLFlowLogger": "shim.loggers.mlflow",
     "TensorBoardLogger": "shim.loggers.tensorboard",
     "WandbLogger": "shim.loggers.wandb",
 }
@@ -22,6 +24,7 @@ _HOMES = {
 __all__ = [
     "CSVLogger",
     "Logger",
+    "MLFlowLogger",
     "TensorBoardLogger",
     "WandbLogger",
 ]
