@@ -322,3 +322,30 @@ def test_shim_imports_wandb_only_when_a_logger_is_built(tmp_path: Path) -> None:
         [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=True
     )
     assert result.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_alongside_a_csv_logger_both_get_the_same_rows(tmp_path: Path) -> None:
+    import csv
+
+    wandb_logger = WandbLogger(save_dir=tmp_path, version="both")
+    csv_logger = shim.loggers.CSVLogger(tmp_path, name="csv", version=0)
+    trainer = shim.Trainer(
+        logger=[wandb_logger, csv_logger],
+        max_epochs=2,
+        limit_train_batches=4,
+        limit_val_batches=2,
+        log_every_n_steps=2,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
+    trainer.fit(Model())
+    assert trainer.log_dir == str(tmp_path)  # the first logger's save_dir: W&B has no log_dir of its own
+    with open(Path(csv_logger.log_dir) / "metrics.csv", newline="") as file:
+        csv_rows = [{key: float(value) for key, value in row.items() if value} for row in csv.DictReader(file)]
+    wandb_rows = [
+        {key: float(value) for key, value in row.items() if key != "trainer/global_step"}
+        | {"step": float(row["trainer/global_step"])}
+        for row in wandb_records.history(_finished_run_file(wandb_logger, tmp_path))
+    ]
+    assert wandb_rows == csv_rows
+    assert len(csv_rows) == 6  # 4 training rows and one validation row per epoch
