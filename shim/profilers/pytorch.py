@@ -38,8 +38,45 @@ AVAILABLE_SORT_KEYS = {
     "self_cuda_memory_usage",
     "count",
 }
-# actions that end one step of a loop: with a user `schedule`, the torch profiler steps when one of them stops
+# actions that end one step of a loop: the torch profiler steps (and its schedule advances) when one of them stops
 _STEP_ACTIONS = ("training_step", "validation_step", "test_step", "predict_step")
+# the default schedule, as Lightning's: per kind of step, skip one, warm up on one, record three. It needs 5 steps
+_DEFAULT_WINDOW = {"wait": 1, "warmup": 1, "active": 3}
+_DEFAULT_WINDOW_STEPS = sum(_DEFAULT_WINDOW.values())
+
+
+class _StepSchedule:
+    """A ``torch.profiler`` schedule applied to each kind of step on its own (training, validation, test, predict).
+
+    torch's profiler has one step counter; a fit interleaves training and validation steps, so each kind keeps its
+    own count, and a kind whose window was recorded and saved records no more.
+    """
+
+    def __init__(self, schedule: Any) -> None:
+        self.schedule = schedule
+        self.reset()
+
+    def reset(self) -> None:
+        self.kind: str | None = None  # the kind of the step that just ended
+        self.counts: dict[str, int] = {}
+        self.saved: set[str] = set()
+        self._previous: Any = None
+
+    def __call__(self, _step_num: int) -> Any:
+        from torch.profiler import ProfilerAction
+
+        kind = self.kind
+        if kind is None or kind in self.saved:
+            return ProfilerAction.NONE
+        self.counts[kind] = count = self.counts.get(kind, 0) + 1
+        action = self.schedule(count)
+        if self._previous == ProfilerAction.RECORD and action == ProfilerAction.WARMUP:
+            # a kind still warming up after another one recorded: torch cannot go back from recording to warmup
+            action = ProfilerAction.RECORD
+        if action == ProfilerAction.RECORD_AND_SAVE:
+            self.saved.add(kind)
+        self._previous = action
+        return action
 
 
 class RegisterRecordFunction:
@@ -49,6 +86,8 @@ class RegisterRecordFunction:
     def __init__(self, model: nn.Module) -> None:
         self._model = model
         self._ranges: dict[str, Any] = {}
+        self._last_step_action: str | None = None
+        self._windowed = False
         self._handles: list[Any] = []
 
     def _enter(self, name: str) -> None:
@@ -94,7 +133,10 @@ class PyTorchProfiler(Profiler):
         record_module_names: Label each submodule's forward in the trace (see ``RegisterRecordFunction``).
         table_kwargs: More arguments for ``EventList.table`` (``max_name_column_width``, ...).
         profiler_kwargs: Passed to ``torch.profiler.profile`` (``record_shapes``, ``profile_memory``,
-            ``with_stack``, ``schedule``, ``on_trace_ready``, ...).
+            ``with_stack``, ``on_trace_ready``, ...). ``schedule`` applies to each kind of step on its own; by
+            default it skips one step, warms up on one and records three (with a warning and every step recorded
+            when a run has fewer than five), and each recorded window is written as its own Chrome trace, named
+            after the step action. ``schedule=None`` records everything.
 
     Raises:
         MisconfigurationException: If ``sort_by_key`` is not a known column or ``schedule`` is not callable.
@@ -127,11 +169,16 @@ class PyTorchProfiler(Profiler):
             raise MisconfigurationException(
                 f"PyTorchProfiler(sort_by_key={self._sort_by_key!r}): sort by one of {sorted(AVAILABLE_SORT_KEYS)}."
             )
-        schedule = profiler_kwargs.get("schedule")
+        given = "schedule" in profiler_kwargs
+        schedule = profiler_kwargs.pop("schedule") if given else _default_schedule()
         if schedule is not None and not callable(schedule):
             raise MisconfigurationException(
                 f"PyTorchProfiler(schedule={schedule!r}): give a callable, such as `torch.profiler.schedule(...)`."
             )
+        # None: every step is recorded (no schedule given, or `schedule=None`)
+        self._step_schedule = _StepSchedule(schedule) if schedule is not None and _KINETO_AVAILABLE else None
+        self._default_window = not given and self._step_schedule is not None
+        self._checked_kinds: set[str] = set()  # the kinds of step whose count was checked against the window
         _check_table_kwargs(self._table_kwargs)
         self.profiler: Any = None
         self.function_events: Any = None
@@ -151,11 +198,17 @@ class PyTorchProfiler(Profiler):
         factory: Any = torch.profiler.profile if _KINETO_AVAILABLE else torch.autograd.profiler.profile
         accepted = inspect.signature(factory.__init__).parameters
         kwargs = {k: v for k, v in self._profiler_kwargs.items() if k in accepted}
-        if _KINETO_AVAILABLE and "activities" not in kwargs:
-            activities = [torch.profiler.ProfilerActivity.CPU]
-            if torch.cuda.is_available():
-                activities.append(torch.profiler.ProfilerActivity.CUDA)
-            kwargs["activities"] = activities
+        if _KINETO_AVAILABLE:
+            if "activities" not in kwargs:
+                kwargs["activities"] = [torch.profiler.ProfilerActivity.CPU]
+                if torch.cuda.is_available():
+                    kwargs["activities"].append(torch.profiler.ProfilerActivity.CUDA)
+            self._windowed = self._step_schedule is not None
+            if self._step_schedule is not None:
+                self._step_schedule.reset()
+                kwargs["schedule"] = self._step_schedule
+                if "on_trace_ready" not in kwargs:
+                    kwargs["on_trace_ready"] = self._export_window
         self.profiler = factory(**kwargs)
         self.profiler.__enter__()
 
@@ -175,13 +228,45 @@ class PyTorchProfiler(Profiler):
         span = self._ranges.pop(action_name, None)
         if span is not None:
             span.__exit__(None, None, None)
-        if (
-            _KINETO_AVAILABLE
-            and self.profiler is not None
-            and self._profiler_kwargs.get("schedule") is not None
-            and action_name.endswith(_STEP_ACTIONS)
-        ):
-            self.profiler.step()
+        schedule = self._step_schedule
+        if schedule is None or self.profiler is None or not action_name.endswith(_STEP_ACTIONS):
+            return
+        schedule.kind = action_name.rsplit(".", 1)[-1]
+        self._last_step_action = action_name
+        if self._default_window and schedule.kind not in self._checked_kinds:
+            self._checked_kinds.add(schedule.kind)
+            steps = self._steps_of(schedule.kind)
+            if steps is not None and steps < _DEFAULT_WINDOW_STEPS:
+                warning_cache.warn(
+                    f"PyTorchProfiler: this run has {steps} {schedule.kind} calls, fewer than the"
+                    f" {_DEFAULT_WINDOW_STEPS} the default schedule needs; every step is recorded instead."
+                )
+                self._step_schedule = None
+                self.profiler.schedule = _record_always
+        self.profiler.step()
+
+    def _steps_of(self, kind: str) -> int | float | None:
+        """How many ``kind`` steps the current run takes (None without a Trainer to ask)."""
+        trainer = getattr(self._lightning_module, "_trainer", None)
+        if trainer is None:
+            return None
+        if kind == "training_step":
+            return trainer.num_training_batches
+        if kind == "validation_step":
+            return sum(trainer.num_val_batches) + sum(trainer.num_sanity_val_batches)
+        if kind == "test_step":
+            return sum(trainer.num_test_batches)
+        return sum(trainer.num_predict_batches)
+
+    def _export_window(self, profiler: Any) -> None:
+        """Write the trace of a recorded window of steps, named after the step action (torch calls this)."""
+        if self.dirpath is None or not self._export_to_chrome:
+            if self._export_to_chrome:
+                warning_cache.warn("PyTorchProfiler: no `dirpath`, so the Chrome trace is not written.")
+            return
+        os.makedirs(self.dirpath, exist_ok=True)
+        name = self._file_name(action_name=self._last_step_action, extension=".pt.trace.json")
+        profiler.export_chrome_trace(os.path.join(self.dirpath, name))
 
     def _close(self) -> None:
         """Stop torch's profiler and keep its events (in ``function_events``); write the Chrome trace."""
@@ -196,14 +281,18 @@ class PyTorchProfiler(Profiler):
         if self.profiler is None:
             return
         profiler, self.profiler = self.profiler, None
-        profiler.__exit__(None, None, None)
+        windowed = self._windowed  # opened with a schedule: on_trace_ready wrote (or was given) the traces
+        profiler.__exit__(None, None, None)  # with a schedule, torch hands a window still recording to on_trace_ready
         self.function_events = profiler.events() if _KINETO_AVAILABLE else profiler.function_events
-        if self._export_to_chrome and "on_trace_ready" not in self._profiler_kwargs:
+        if not windowed and self._export_to_chrome and "on_trace_ready" not in self._profiler_kwargs:
             if self.dirpath is None:
                 warning_cache.warn("PyTorchProfiler: no `dirpath`, so the Chrome trace is not written.")
             else:
                 os.makedirs(self.dirpath, exist_ok=True)
                 profiler.export_chrome_trace(os.path.join(self.dirpath, self._file_name(extension=".pt.trace.json")))
+        self._checked_kinds = set()
+        if self._default_window and self._step_schedule is None:
+            self._step_schedule = _StepSchedule(_default_schedule())  # the next stage starts with the window again
 
     # -- reporting -----------------------------------------------------------------------------------------
     def summary(self) -> str:
@@ -227,6 +316,14 @@ class PyTorchProfiler(Profiler):
         state = dict(self.__dict__)
         state.update(profiler=None, _nvtx=None, _register=None, _ranges={}, _lightning_module=None)
         return state
+
+
+def _default_schedule() -> Any:
+    return torch.profiler.schedule(**_DEFAULT_WINDOW) if _KINETO_AVAILABLE else None
+
+
+def _record_always(_step_num: int) -> Any:
+    return torch.profiler.ProfilerAction.RECORD
 
 
 def _check_table_kwargs(table_kwargs: dict[str, Any]) -> None:
