@@ -1,5 +1,6 @@
 """``ProgressBar``: the base class of progress bars, with the batch totals and the metrics they show."""
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 from shim.callbacks.callback import Callback
@@ -9,7 +10,7 @@ if TYPE_CHECKING:
     from shim.core.module import LightningModule
     from shim.trainer.trainer import Trainer
 
-__all__ = ["ProgressBar"]
+__all__ = ["ProgressBar", "redirect_console_logs", "restore_console_logs"]
 
 
 class ProgressBar(Callback):
@@ -128,3 +129,25 @@ def get_standard_metrics(trainer: "Trainer") -> dict[str, int | str]:
         elif versions:
             items["v_num"] = "_".join(str(v) for v in versions)
     return items
+
+
+def redirect_console_logs(routes: dict[Any, Any]) -> list[tuple[logging.StreamHandler, Any]]:
+    """Point shim's console log handlers writing to a stream in ``routes`` at ``routes[stream]`` while bars are drawn.
+
+    A bar redraws its line in place; a log line written straight to the terminal would land on that line. Returns
+    what :func:`restore_console_logs` needs to undo it.
+    """
+    swapped = []
+    for name in ("lightning.pytorch", "lightning.fabric"):
+        for handler in logging.getLogger(name).handlers:
+            if type(handler) is not logging.StreamHandler:
+                continue
+            routed = routes.get(handler.stream)
+            if routed is not None and routed is not handler.stream:
+                swapped.append((handler, handler.setStream(routed)))
+    return swapped
+
+
+def restore_console_logs(swapped: list[tuple[logging.StreamHandler, Any]]) -> None:
+    for handler, stream in reversed(swapped):
+        handler.setStream(stream)

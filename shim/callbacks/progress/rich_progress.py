@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from typing_extensions import override
 
 from shim.callbacks.callback import _ignores_outputs
-from shim.callbacks.progress.progress_bar import ProgressBar
+from shim.callbacks.progress.progress_bar import ProgressBar, redirect_console_logs, restore_console_logs
 from shim.callbacks.progress.rich_theme import RichProgressBarTheme, require_rich
 from shim.utilities.imports import rich_usable
 
@@ -159,10 +159,12 @@ class RichProgressBar(ProgressBar):
         streams = (sys.stdout, sys.stderr)
         self.progress.start()
         self._stopped = False
-        self._route_logs(*streams)
+        # log lines go through rich's stand-ins for stdout/stderr, which print them above the rows
+        self._swapped_streams = redirect_console_logs(dict(zip(streams, (sys.stdout, sys.stderr), strict=True)))
 
     def _stop(self) -> None:
-        self._unroute_logs()
+        restore_console_logs(self._swapped_streams)
+        self._swapped_streams = []
         if self.progress is not None and not self._stopped:
             self.progress.stop()
         self._stopped = True
@@ -179,22 +181,6 @@ class RichProgressBar(ProgressBar):
         for name in _BARS + _EVAL_BARS:
             setattr(self, name, None)
         self._train_rows = set()
-
-    def _route_logs(self, stdout: Any, stderr: Any) -> None:
-        """Send shim's console log lines through rich while it draws, so they print above the rows."""
-        replacement = {stdout: sys.stdout, stderr: sys.stderr}
-        for name in ("lightning.pytorch", "lightning.fabric"):
-            for handler in logging.getLogger(name).handlers:
-                if type(handler) is not logging.StreamHandler:
-                    continue
-                routed = replacement.get(handler.stream)
-                if routed is not None and routed is not handler.stream:
-                    self._swapped_streams.append((handler, handler.setStream(routed)))
-
-    def _unroute_logs(self) -> None:
-        for handler, stream in reversed(self._swapped_streams):
-            handler.setStream(stream)
-        self._swapped_streams = []
 
     def _add_or_reset(self, name: str, total: int | float, description: str, new: bool = False) -> "TaskID":
         assert self.progress is not None

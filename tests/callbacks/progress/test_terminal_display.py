@@ -42,7 +42,7 @@ def test_leave_shows_one_line_per_epoch(kind: str, tmp_path: Path) -> None:
     for number, line in enumerate(epochs):
         assert line.startswith(f"Epoch {number}/2 " if kind == "rich" else f"Epoch {number}: 100%"), line
         assert "20/20" in line, line
-        assert re.search(r"tl: 0\.500$|tl=0\.5\]$", line), line
+        assert re.search(r"tl: 0\.500$|tl=0\.500\]$", line), line
     assert not screens.lines_starting("Validation")
     assert not screens.lines_starting("Sanity")
     if kind == "rich":
