@@ -69,7 +69,7 @@ def run_in_tmux(script: str, args: list[str], cwd: Path, width: int = 120, heigh
     """Run ``python script args`` in a ``width`` x ``height`` tmux pane of its own server; the pane stays after."""
     path = cwd / "script.py"
     path.write_text(script)
-    tmux = ["tmux", "-L", f"shim-test-{os.getpid()}-{time.monotonic_ns()}", "-f", os.devnull]
+    tmux = ["tmux", "-S", str(cwd / "tmux.sock"), "-f", os.devnull]  # a server of its own, its socket in cwd
     command = f"cd {cwd} && {sys.executable} {path} {' '.join(args)}; echo {_END}; sleep 600"
     root = str(Path(__file__).resolve().parents[3])  # the checkout, so the pane imports this shim
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
