@@ -200,7 +200,14 @@ class DDPStrategy(Strategy):
         module = self._lightning_module
         manual = module is not None and not module.automatic_optimization
 
-        def forward() -> Any:
+        own_forward = inner.forward  # the module's forward, which the step reaches by calling the module itself
+        running = False
+
+        def forward(*args: Any, **kwargs: Any) -> Any:
+            nonlocal running
+            if running:  # `self(batch)` inside the step: the module's own forward, not a second step
+                return own_forward(*args, **kwargs)
+            running = True
             output = step()
             if manual:
                 # the step already ran manual_backward; keep DDP from preparing for a second backward

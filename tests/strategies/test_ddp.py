@@ -43,11 +43,14 @@ SCRIPT = textwrap.dedent(
             self.layer = torch.nn.Linear(4, 1)
             self.fail = fail
 
+        def forward(self, x):
+            return self.layer(x)
+
         def training_step(self, batch, batch_idx):
             if self.fail and self.global_rank == 1 and batch_idx == 2:
                 raise RuntimeError("rank 1 failed on purpose")
             x, y = batch
-            loss = torch.nn.functional.mse_loss(self.layer(x), y)
+            loss = torch.nn.functional.mse_loss(self(x), y)  # the module's own forward, inside DDP's
             self.log("train_loss", loss, sync_dist=True, on_step=False, on_epoch=True)
             # per-rank "max" of the same value on both ranks: comparable with the single process, unlike a loss
             weight_max = self.layer.weight.detach().abs().max()
