@@ -231,7 +231,7 @@ def test_flatten_and_sanitize_match_lightning(lightning: ModuleType) -> None:
 
 # -- exports --------------------------------------------------------------------------------------------------------
 def test_exports() -> None:
-    assert sorted(shim.loggers.__all__) == ["CSVLogger", "Logger", "TensorBoardLogger", "WandbLogger"]
+    assert sorted(shim.loggers.__all__) == ["CSVLogger", "Logger", "MLFlowLogger", "TensorBoardLogger", "WandbLogger"]
     for name in shim.loggers.__all__:
         assert getattr(shim.loggers, name).__module__.startswith("shim.loggers.")
 
