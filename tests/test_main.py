@@ -122,10 +122,10 @@ def test_missing_lightning_names_say_not_implemented(tmp_path: Path) -> None:
         """
         import pytorch_lightning as pl
         attempts = [
-            "from pytorch_lightning.callbacks import RichProgressBar",
-            "pl.callbacks.RichProgressBar",
-            "from pytorch_lightning.profilers import SimpleProfiler",
-            "import pytorch_lightning.profilers.simple",
+            "from pytorch_lightning.callbacks import ModelPruning",
+            "pl.callbacks.ModelPruning",
+            "from pytorch_lightning.profilers import XLAProfiler",
+            "import pytorch_lightning.profilers.xla",
             "from lightning import Fabric",
             "from lightning.fabric import Fabric",
         ]
@@ -143,10 +143,10 @@ def test_missing_lightning_names_say_not_implemented(tmp_path: Path) -> None:
     result = _shim(tmp_path, "run", str(script))
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [
-        "ImportError shim does not implement pytorch_lightning.callbacks.RichProgressBar yet",
-        "AttributeError shim does not implement pytorch_lightning.callbacks.RichProgressBar yet",
-        "ImportError shim does not implement pytorch_lightning.profilers.SimpleProfiler yet",
-        "ImportError shim does not implement pytorch_lightning.profilers.simple yet",
+        "ImportError shim does not implement pytorch_lightning.callbacks.ModelPruning yet",
+        "AttributeError shim does not implement pytorch_lightning.callbacks.ModelPruning yet",
+        "ImportError shim does not implement pytorch_lightning.profilers.XLAProfiler yet",
+        "ImportError shim does not implement pytorch_lightning.profilers.xla yet",
         "ImportError shim does not implement lightning.Fabric yet",
         "ImportError shim does not implement lightning.fabric.Fabric yet",
         "module 'pytorch_lightning' has no attribute 'no_such_name'",
