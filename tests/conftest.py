@@ -2,6 +2,7 @@
 
 import importlib
 import os
+from collections.abc import Iterator
 from types import ModuleType
 
 import pytest
@@ -34,3 +35,15 @@ def lightning() -> ModuleType:
 def _work_in_tmp_path(tmp_path: "os.PathLike[str]", monkeypatch: pytest.MonkeyPatch) -> None:
     """Run every test in its own folder, so default_root_dir (the working directory) never points at the repo."""
     monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture(autouse=True)
+def _restore_tracking_environment() -> Iterator[None]:
+    """Undo what a test's loggers write into ``os.environ`` (``mlflow.set_tracking_uri`` sets MLFLOW_TRACKING_URI),
+    so that a later test, or a script it starts, does not find another test's store there."""
+    before = {key: value for key, value in os.environ.items() if key.startswith(("MLFLOW_", "WANDB_"))}
+    yield
+    for key in [key for key in os.environ if key.startswith(("MLFLOW_", "WANDB_"))]:
+        if key not in before:
+            del os.environ[key]
+    os.environ.update(before)
