@@ -41,7 +41,7 @@ class ModelSummary(Callback):
             summary.trainable_parameters,
             summary.model_size,
             summary.total_training_modes,
-            summary.total_flops,
+            total_flops=summary.total_flops,  # by name: an override written before it existed takes it in **kwargs
             **self._summarize_kwargs,
         )
 

@@ -78,10 +78,10 @@ def test_model_summary_summarize_hook_receives_the_table_and_totals(
             calls.append((*args, kwargs))
 
     _fit(Recording(max_depth=1, extra="x"), tmp_path)
-    [(data, total, trainable, size, modes, flops, kwargs)] = calls
+    [(data, total, trainable, size, modes, kwargs)] = calls  # total_flops comes by name, as Lightning passes it
     assert [header for header, _ in data] == [" ", "Name", "Type", "Params", "Mode", "FLOPs"]
     assert dict(data)["Name"] == ["layer", "encoder", "frozen"]
-    assert (total, trainable, modes, flops, kwargs) == (614, 594, {"train": 5, "eval": 0}, 0, {"extra": "x"})
+    assert (total, trainable, modes, kwargs) == (614, 594, {"train": 5, "eval": 0}, {"total_flops": 0, "extra": "x"})
     assert size == pytest.approx(614 * 4e-6)
     with caplog.at_level(logging.INFO):
         _fit(ModelSummary(max_depth=1), tmp_path)
