@@ -58,13 +58,12 @@ class SpeedColumn(ProgressColumn):
 
 
 class MetricsColumn(ProgressColumn):
-    """The bar's metrics text, on the rows ``shows(task)`` accepts (the training rows); empty on the others."""
+    """The bar's metrics text for each row, as ``text(task)`` gives it (empty on the rows that show none)."""
 
-    def __init__(self, text: Callable[[], str], shows: Callable[[Task], bool], style: str | Style) -> None:
+    def __init__(self, text: Callable[[Task], str], style: str | Style) -> None:
         super().__init__()
         self._text = text
-        self._shows = shows
         self.style = style
 
     def render(self, task: Task) -> Text:
-        return Text(self._text() if self._shows(task) else "", style=self.style, no_wrap=True, overflow="ellipsis")
+        return Text(self._text(task), style=self.style, no_wrap=True, overflow="ellipsis")

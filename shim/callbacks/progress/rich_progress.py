@@ -72,7 +72,8 @@ class RichProgressBar(ProgressBar):
         self.val_progress_bar_id: TaskID | None = None
         self.test_progress_bar_id: TaskID | None = None
         self.predict_progress_bar_id: TaskID | None = None
-        self._train_rows: set[int] = set()
+        # the training rows: None for the running one, which shows the live metrics; a finished row keeps its own
+        self._train_rows: dict[int, str | None] = {}
         self._metrics_text = ""
         self._last_metrics = 0.0
         self._swapped_streams: list[tuple[logging.StreamHandler, Any]] = []
@@ -148,7 +149,7 @@ class RichProgressBar(ProgressBar):
             return
         self._forget_bars()
         console = Console(**self._console_kwargs) if self._console_kwargs else _global_console()
-        metrics = MetricsColumn(lambda: self._metrics_text, self._on_train_row, style=self.theme.metrics)
+        metrics = MetricsColumn(self._row_metrics, style=self.theme.metrics)
         self.progress = Progress(
             *self.configure_columns(trainer),
             metrics,
@@ -174,13 +175,16 @@ class RichProgressBar(ProgressBar):
         if self.progress is not None and not self._stopped:
             self.progress.refresh()
 
-    def _on_train_row(self, task: "Task") -> bool:
-        return task.id in self._train_rows
+    def _row_metrics(self, task: "Task") -> str:
+        if task.id not in self._train_rows:
+            return ""  # validation rows show no metrics
+        kept = self._train_rows[task.id]
+        return self._metrics_text if kept is None else kept
 
     def _forget_bars(self) -> None:
         for name in _BARS + _EVAL_BARS:
             setattr(self, name, None)
-        self._train_rows = set()
+        self._train_rows = {}
 
     def _add_or_reset(self, name: str, total: int | float, description: str, new: bool = False) -> "TaskID":
         assert self.progress is not None
@@ -233,12 +237,16 @@ class RichProgressBar(ProgressBar):
             return
         new_row = self._leave and self.train_progress_bar_id is not None
         if new_row:
+            assert self.train_progress_bar_id is not None
+            self._train_rows[self.train_progress_bar_id] = (
+                self._metrics_text
+            )  # the finished epoch's row keeps its values
             # the next validation gets a new row under this epoch's row (the old one stays hidden; rich's task
             # ids are indexes into ``progress.tasks``, so rows are never removed)
             self.val_progress_bar_id = None
         description = self._epoch_description(trainer.current_epoch)
         task_id = self._add_or_reset("train_progress_bar_id", self.total_train_batches, description, new=new_row)
-        self._train_rows.add(task_id)
+        self._train_rows[task_id] = None
         self.refresh()
 
     @_ignores_outputs

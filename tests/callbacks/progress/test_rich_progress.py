@@ -94,6 +94,24 @@ def test_metrics_text_shows_the_progress_bar_metrics_on_the_training_row(tmp_pat
     assert "hidden" not in buffer.getvalue()
 
 
+def test_with_leave_each_epoch_row_keeps_the_metrics_it_ended_with(tmp_path: Any) -> None:
+    buffer = io.StringIO()
+    bar = RichProgressBar(leave=True, console_kwargs=_console(buffer))
+    seen: list[float] = []
+
+    class Recording(LoggingModel):
+        def on_train_epoch_end(self) -> None:
+            seen.append(float(self.trainer.progress_bar_metrics["train_loss"]))
+
+    trainer = _trainer(tmp_path, bar, max_epochs=2, limit_train_batches=3, limit_val_batches=0)
+    trainer.fit(Recording())
+    lines = buffer.getvalue().splitlines()
+    rows = [next(line for line in reversed(lines) if line.startswith(f"Epoch {epoch}/1")) for epoch in (0, 1)]
+    assert seen[0] != seen[1]
+    for row, value in zip(rows, seen, strict=True):
+        assert row.rstrip().endswith(f"train_loss: {value:.3f}"), row
+
+
 def test_iterable_loader_without_length_shows_an_open_total(tmp_path: Any) -> None:
     buffer = io.StringIO()
     bar = RichProgressBar(console_kwargs=_console(buffer))
