@@ -10,7 +10,7 @@ if TYPE_CHECKING:
     from shim.core.module import LightningModule
     from shim.trainer.trainer import Trainer
 
-__all__ = ["ProgressBar", "redirect_console_logs", "restore_console_logs"]
+__all__ = ["ProgressBar", "RefreshingProgressBar", "redirect_console_logs", "restore_console_logs"]
 
 
 class ProgressBar(Callback):
@@ -112,6 +112,31 @@ class ProgressBar(Callback):
         if duplicates:
             rank_zero_warn(f"The progress bar already shows {duplicates}; the logged values of the same names win.")
         return {**standard, **shown}
+
+
+class RefreshingProgressBar(ProgressBar):
+    """What shim's two bars share: a refresh rate (0 draws nothing) and a switch that ``disable``/``enable`` turn."""
+
+    def __init__(self, refresh_rate: int) -> None:
+        super().__init__()
+        if isinstance(refresh_rate, bool) or not isinstance(refresh_rate, int) or refresh_rate < 0:
+            raise ValueError(f"refresh_rate={refresh_rate!r} is not valid: give an int >= 0 (0 disables the bar).")
+        self._refresh_rate = refresh_rate
+        self._enabled = True
+
+    @property
+    def refresh_rate(self) -> int:
+        return self._refresh_rate
+
+    @property
+    def is_enabled(self) -> bool:
+        return self._enabled and self.refresh_rate > 0
+
+    def disable(self) -> None:
+        self._enabled = False
+
+    def enable(self) -> None:
+        self._enabled = True
 
 
 def get_standard_metrics(trainer: "Trainer") -> dict[str, int | str]:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from typing_extensions import override
 
 from shim.callbacks.callback import _ignores_outputs
-from shim.callbacks.progress.progress_bar import ProgressBar, redirect_console_logs, restore_console_logs
+from shim.callbacks.progress.progress_bar import RefreshingProgressBar, redirect_console_logs, restore_console_logs
 from shim.callbacks.progress.rich_theme import RichProgressBarTheme, require_rich
 from shim.utilities.imports import rich_usable
 
@@ -33,7 +33,7 @@ _BARS = ("train_progress_bar_id", "val_sanity_progress_bar_id", "val_progress_ba
 _EVAL_BARS = ("test_progress_bar_id", "predict_progress_bar_id")
 
 
-class RichProgressBar(ProgressBar):
+class RichProgressBar(RefreshingProgressBar):
     """Progress bars drawn with ``rich``, showing ``v_num`` and the ``prog_bar=True`` metrics on the training row.
 
     Args:
@@ -57,14 +57,10 @@ class RichProgressBar(ProgressBar):
         console_kwargs: dict[str, Any] | None = None,
     ) -> None:
         require_rich(type(self).__name__)
-        super().__init__()
-        if isinstance(refresh_rate, bool) or not isinstance(refresh_rate, int) or refresh_rate < 0:
-            raise ValueError(f"refresh_rate={refresh_rate!r} is not valid: give an int >= 0 (0 disables the bar).")
-        self._refresh_rate = refresh_rate
+        super().__init__(refresh_rate)
         self._leave = leave
         self.theme = theme
         self._console_kwargs = dict(console_kwargs or {})
-        self._enabled = True
         self.progress: Progress | None = None
         self._stopped = False
         self.train_progress_bar_id: TaskID | None = None
@@ -79,25 +75,6 @@ class RichProgressBar(ProgressBar):
         self._swapped_streams: list[tuple[logging.StreamHandler, Any]] = []
 
     # -- state ---------------------------------------------------------------------------------------------
-    @property
-    def refresh_rate(self) -> int:
-        return self._refresh_rate
-
-    @property
-    def is_enabled(self) -> bool:
-        return self._enabled and self.refresh_rate > 0
-
-    @property
-    def is_disabled(self) -> bool:
-        return not self.is_enabled
-
-    @override
-    def disable(self) -> None:
-        self._enabled = False
-
-    @override
-    def enable(self) -> None:
-        self._enabled = True
 
     def _task(self, task_id: "TaskID | None") -> "Task":
         if self.progress is None or task_id is None:

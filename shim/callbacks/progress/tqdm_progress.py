@@ -15,7 +15,7 @@ from tqdm import tqdm as _tqdm
 from typing_extensions import override
 
 from shim.callbacks.callback import _ignores_outputs
-from shim.callbacks.progress.progress_bar import ProgressBar, redirect_console_logs, restore_console_logs
+from shim.callbacks.progress.progress_bar import RefreshingProgressBar, redirect_console_logs, restore_console_logs
 from shim.callbacks.progress.tqdm_bar import Tqdm, convert_inf
 
 if TYPE_CHECKING:
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 __all__ = ["TQDMProgressBar", "Tqdm", "convert_inf"]
 
 
-class TQDMProgressBar(ProgressBar):
+class TQDMProgressBar(RefreshingProgressBar):
     """A tqdm bar per stage, showing ``v_num`` and the ``prog_bar=True`` metrics after the rate.
 
     Override ``init_sanity_tqdm``, ``init_train_tqdm``, ``init_validation_tqdm``, ``init_test_tqdm`` or
@@ -42,13 +42,10 @@ class TQDMProgressBar(ProgressBar):
     min_redraw_interval = 0.1
 
     def __init__(self, refresh_rate: int = 1, process_position: int = 0, leave: bool = False) -> None:
-        super().__init__()
-        if isinstance(refresh_rate, bool) or not isinstance(refresh_rate, int) or refresh_rate < 0:
-            raise ValueError(f"refresh_rate={refresh_rate!r} is not valid: give an int >= 0 (0 disables the bar).")
+        super().__init__(refresh_rate)
         self._refresh_rate = _refresh_rate_from_environment(refresh_rate)
         self._process_position = process_position
         self._leave = leave
-        self._enabled = True
         self._train_bar: Any = None
         self._val_bar: Any = None
         self._test_bar: Any = None
@@ -57,28 +54,8 @@ class TQDMProgressBar(ProgressBar):
         self._swapped_streams: list[tuple[logging.StreamHandler, Any]] = []
 
     @property
-    def refresh_rate(self) -> int:
-        return self._refresh_rate
-
-    @property
     def process_position(self) -> int:
         return self._process_position
-
-    @property
-    def is_enabled(self) -> bool:
-        return self._enabled and self.refresh_rate > 0
-
-    @property
-    def is_disabled(self) -> bool:
-        return not self.is_enabled
-
-    @override
-    def disable(self) -> None:
-        self._enabled = False
-
-    @override
-    def enable(self) -> None:
-        self._enabled = True
 
     # the bars of the last run of each stage (closed once the stage ended)
     @property
