@@ -31,6 +31,7 @@ from shim.trainer.run import call_and_handle_interrupt, run
 from shim.trainer.states import RunningStage, TrainerFn, TrainerState, TrainerStatus
 from shim.utilities.apply_func import convert_tensors_to_scalars
 from shim.utilities.argparse import ArgparseConstructors, defaults_from_env_vars
+from shim.utilities.compile import from_compiled, is_compiled_wrapper
 from shim.utilities.exceptions import MisconfigurationException
 from shim.utilities.model_helpers import is_overridden, own_methods
 from shim.utilities.rank_zero import PossibleUserWarning, rank_zero_deprecation, rank_zero_warn, share_rank_zero_only
@@ -227,7 +228,7 @@ class Trainer(TrainerProperties, ArgparseConstructors):
         callback states and random states are restored, and training continues where the checkpoint was taken.
 
         Raises:
-            TypeError: If ``model`` is not a LightningModule.
+            TypeError: If ``model`` is not a LightningModule (``torch.compile``'s output for one is accepted).
             MisconfigurationException: If loaders and a datamodule are both given, or the model cannot be trained.
         """
         model = _check_model(model)
@@ -396,6 +397,8 @@ class Trainer(TrainerProperties, ArgparseConstructors):
 
 
 def _check_model(model: Any) -> LightningModule:
+    if is_compiled_wrapper(model):  # `torch.compile(module)`: train the module, its forward and steps compiled
+        return from_compiled(model)
     if not isinstance(model, LightningModule):
         raise TypeError(f"`model` must be a `LightningModule`, got `{type(model).__qualname__}`")
     return model
