@@ -14,7 +14,6 @@ GAPS: dict[str, str] = {
     "pytorch_lightning.accelerators.find_usable_cuda_devices": _NOT_YET,
     # callbacks
     "pytorch_lightning.callbacks.EMAWeightAveraging": _NOT_YET,
-    "pytorch_lightning.callbacks.ModelPruning": _NOT_YET,
     "pytorch_lightning.callbacks.SpikeDetection": _NOT_YET,
     "pytorch_lightning.callbacks.WeightAveraging": _NOT_YET,
     # core

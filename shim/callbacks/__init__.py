@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from shim.callbacks.prediction_writer import BasePredictionWriter
     from shim.callbacks.progress import ProgressBar, TQDMProgressBar
     from shim.callbacks.progress.rich_progress import RichProgressBar
+    from shim.callbacks.pruning import ModelPruning
     from shim.callbacks.rich_model_summary import RichModelSummary
     from shim.callbacks.stochastic_weight_avg import StochasticWeightAveraging
     from shim.callbacks.throughput_monitor import ThroughputMonitor
@@ -42,6 +43,7 @@ _HOMES = {
     "LearningRateFinder": "shim.callbacks.lr_finder",
     "LearningRateMonitor": "shim.callbacks.lr_monitor",
     "ModelCheckpoint": "shim.callbacks.model_checkpoint",
+    "ModelPruning": "shim.callbacks.pruning",
     "ModelSummary": "shim.callbacks.model_summary",
     "OnExceptionCheckpoint": "shim.callbacks.on_exception_checkpoint",
     "ProgressBar": "shim.callbacks.progress.progress_bar",
@@ -67,6 +69,7 @@ __all__ = [
     "LearningRateFinder",
     "LearningRateMonitor",
     "ModelCheckpoint",
+    "ModelPruning",
     "ModelSummary",
     "OnExceptionCheckpoint",
     "ProgressBar",
