@@ -12,6 +12,7 @@ checkpoints see the plain module (checkpoint keys without the prefix, loadable i
 
 import sys
 from dataclasses import dataclass
+from types import MethodType
 from typing import Any
 
 from shim.core.module import LightningModule
@@ -24,9 +25,8 @@ _COMPILED_METHODS = ("forward", "training_step", "validation_step", "test_step",
 
 @dataclass
 class _CompiledMethods:
-    """What ``from_compiled`` replaced on a module: the compiler context and the methods as they were."""
+    """What ``from_compiled`` replaced on a module: the methods as they were."""
 
-    compiler: Any
     originals: dict[str, Any]
 
 
@@ -57,9 +57,20 @@ def from_compiled(model: Any) -> LightningModule:
     state = _compiled_state(module)
     originals = state.originals if state is not None else {name: getattr(module, name) for name in _COMPILED_METHODS}
     for name, method in originals.items():
-        object.__setattr__(module, name, model.dynamo_ctx(method))
-    object.__setattr__(module, "_shim_compiled", _CompiledMethods(model.dynamo_ctx, originals))
+        object.__setattr__(module, name, _compile_method(model.dynamo_ctx, module, method))
+    object.__setattr__(module, "_shim_compiled", _CompiledMethods(originals))
     return module
+
+
+def _compile_method(compiler: Any, module: LightningModule, method: Any) -> Any:
+    """``method`` run by ``compiler``, bound to ``module`` so that a copy of the module calls its own weights.
+
+    The class's function is compiled and bound (``copy.deepcopy`` rebinds a bound method to the copy); a callable the
+    user had set on the instance is compiled as it is.
+    """
+    if isinstance(method, MethodType) and method.__self__ is module:
+        return MethodType(compiler(method.__func__), module)
+    return compiler(method)
 
 
 def to_uncompiled(model: Any) -> LightningModule:

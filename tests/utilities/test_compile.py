@@ -1,5 +1,6 @@
 """A LightningModule passed through ``torch.compile``: trained with its forward compiled, saved as the plain one."""
 
+import copy
 import subprocess
 import sys
 from pathlib import Path
@@ -83,7 +84,21 @@ def test_compiling_again_does_not_wrap_twice(tmp_path: Path) -> None:
     original_forward = model.forward
     from_compiled(torch.compile(model, backend="eager"))
     from_compiled(torch.compile(model, backend="eager"))
-    assert model.forward._torchdynamo_orig_callable == original_forward  # type: ignore[attr-defined]
+    assert model.forward._torchdynamo_orig_callable is original_forward.__func__  # type: ignore[attr-defined]
+
+
+def test_a_copy_of_a_compiled_module_runs_its_own_weights() -> None:
+    model = BoringModel()
+    from_compiled(torch.compile(model, backend="eager"))
+    copied = copy.deepcopy(model)
+    with torch.no_grad():
+        copied.layer.weight.zero_()
+        copied.layer.bias.zero_()
+    assert hasattr(copied.forward, "_torchdynamo_orig_callable")
+    assert torch.equal(copied(torch.ones(1, 32)), torch.zeros(1, 2))
+    assert not torch.equal(model(torch.ones(1, 32)), torch.zeros(1, 2))
+    assert to_uncompiled(copied) is copied
+    assert copied.forward == BoringModel.forward.__get__(copied)
 
 
 def test_to_uncompiled_puts_the_original_methods_back() -> None:
