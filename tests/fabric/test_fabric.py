@@ -72,7 +72,8 @@ def test_fabric_itself_and_what_shim_lacks_say_so(tmp_path: Path) -> None:
         tmp_path,
         """
         for statement in ("from lightning_fabric import Fabric", "from lightning.fabric import Fabric",
-                          "import lightning_fabric.strategies", "from lightning_fabric.utilities import AttributeDict, is_shared_filesystem"):
+                          "import lightning_fabric.strategies",
+                          "from lightning_fabric.utilities import AttributeDict, is_shared_filesystem"):
             try:
                 exec(statement)
             except ImportError as error:
