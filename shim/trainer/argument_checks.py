@@ -1,22 +1,27 @@
 """Checks of single Trainer arguments: batch limits, counts, durations, barebones conflicts, accumulation schedules,
-and the arguments shim does not implement yet.
+the arguments shim does not implement yet, and the model given to ``fit``/``validate``/``test``/``predict``.
 
 Each names the argument, the value and what is allowed, with the exception type Lightning raises for it.
 ``shim.trainer.config`` calls them while it builds the ``TrainerConfig``.
 """
 
 import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from shim.utilities.compile import from_compiled, is_compiled_wrapper
 from shim.utilities.exceptions import (
     MisconfigurationException,
     MisconfigurationTypeError,
 )
 from shim.utilities.rank_zero import rank_zero_info
 
+if TYPE_CHECKING:
+    from shim.core.module import LightningModule
+
 __all__ = [
     "batch_limit",
     "check_barebones",
+    "check_model",
     "check_schedule",
     "explain_one",
     "non_negative_int_or_none",
@@ -160,3 +165,19 @@ def reject_unsupported(**arguments: tuple[Any, Any]) -> None:
             raise MisconfigurationException(
                 f"Trainer({name}={value!r}) is not implemented by shim yet; leave it at its default ({default!r})."
             )
+
+
+def check_model(model: Any) -> "LightningModule":
+    """The LightningModule to run: ``model`` itself, or the one inside ``torch.compile(module)`` (its forward and
+    steps compiled).
+
+    Raises:
+        TypeError: If ``model`` is neither, as in Lightning.
+    """
+    from shim.core.module import LightningModule
+
+    if is_compiled_wrapper(model):
+        return from_compiled(model)
+    if not isinstance(model, LightningModule):
+        raise TypeError(f"`model` must be a `LightningModule`, got `{type(model).__qualname__}`")
+    return model

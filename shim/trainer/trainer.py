@@ -18,7 +18,7 @@ from shim.loops.prediction_loop import PredictionLoop
 from shim.plugins.precision.precision import Precision
 from shim.profilers import PassThroughProfiler, Profiler
 from shim.strategies.strategy import Strategy
-from shim.trainer.argument_checks import reject_unsupported
+from shim.trainer.argument_checks import check_model, reject_unsupported
 from shim.trainer.callback_setup import build_callbacks, build_loggers
 from shim.trainer.config import CONFIG_ARGUMENTS, TrainerConfig, apply_determinism, parse_trainer_args
 from shim.trainer.data import attach_data
@@ -31,7 +31,6 @@ from shim.trainer.run import call_and_handle_interrupt, run
 from shim.trainer.states import RunningStage, TrainerFn, TrainerState, TrainerStatus
 from shim.utilities.apply_func import convert_tensors_to_scalars
 from shim.utilities.argparse import ArgparseConstructors, defaults_from_env_vars
-from shim.utilities.compile import from_compiled, is_compiled_wrapper
 from shim.utilities.exceptions import MisconfigurationException
 from shim.utilities.model_helpers import is_overridden, own_methods
 from shim.utilities.rank_zero import PossibleUserWarning, rank_zero_deprecation, rank_zero_warn, share_rank_zero_only
@@ -231,7 +230,7 @@ class Trainer(TrainerProperties, ArgparseConstructors):
             TypeError: If ``model`` is not a LightningModule (``torch.compile``'s output for one is accepted).
             MisconfigurationException: If loaders and a datamodule are both given, or the model cannot be trained.
         """
-        model = _check_model(model)
+        model = check_model(model)
         if isinstance(train_dataloaders, LightningDataModule):
             datamodule, train_dataloaders = train_dataloaders, None
         if datamodule is not None and (train_dataloaders is not None or val_dataloaders is not None):
@@ -387,18 +386,10 @@ class Trainer(TrainerProperties, ArgparseConstructors):
                     f"`trainer.{fn_name}()` needs a model: pass one, or call it after `trainer.fit(model)`."
                 )
             return self._model
-        return _check_model(model)
+        return check_model(model)
 
     def _begin(self, fn: TrainerFn, stage: RunningStage) -> None:
         self.state.fn = fn
         self.state.status = TrainerStatus.RUNNING
         self._set_stage(stage)
         self.should_stop = False
-
-
-def _check_model(model: Any) -> LightningModule:
-    if is_compiled_wrapper(model):  # `torch.compile(module)`: train the module, its forward and steps compiled
-        return from_compiled(model)
-    if not isinstance(model, LightningModule):
-        raise TypeError(f"`model` must be a `LightningModule`, got `{type(model).__qualname__}`")
-    return model
