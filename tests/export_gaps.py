@@ -13,9 +13,7 @@ GAPS: dict[str, str] = {
     # accelerators
     "pytorch_lightning.accelerators.find_usable_cuda_devices": _NOT_YET,
     # callbacks
-    "pytorch_lightning.callbacks.EMAWeightAveraging": _NOT_YET,
     "pytorch_lightning.callbacks.SpikeDetection": _NOT_YET,
-    "pytorch_lightning.callbacks.WeightAveraging": _NOT_YET,
     # core
     # demos
     "pytorch_lightning.demos.boring_classes.DemoModel": _NOT_YET,

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from shim.callbacks.stochastic_weight_avg import StochasticWeightAveraging
     from shim.callbacks.throughput_monitor import ThroughputMonitor
     from shim.callbacks.timer import Timer
+    from shim.callbacks.weight_averaging import EMAWeightAveraging, WeightAveraging
 
 _HOMES = {
     "BackboneFinetuning": "shim.callbacks.finetuning",
@@ -37,6 +38,7 @@ _HOMES = {
     "Callback": "shim.callbacks.callback",
     "Checkpoint": "shim.callbacks.checkpoint",
     "DeviceStatsMonitor": "shim.callbacks.device_stats_monitor",
+    "EMAWeightAveraging": "shim.callbacks.weight_averaging",
     "EarlyStopping": "shim.callbacks.early_stopping",
     "GradientAccumulationScheduler": "shim.callbacks.gradient_accumulation_scheduler",
     "LambdaCallback": "shim.callbacks.lambda_function",
@@ -53,6 +55,7 @@ _HOMES = {
     "TQDMProgressBar": "shim.callbacks.progress.tqdm_progress",
     "ThroughputMonitor": "shim.callbacks.throughput_monitor",
     "Timer": "shim.callbacks.timer",
+    "WeightAveraging": "shim.callbacks.weight_averaging",
 }
 
 __all__ = [
@@ -63,6 +66,7 @@ __all__ = [
     "Callback",
     "Checkpoint",
     "DeviceStatsMonitor",
+    "EMAWeightAveraging",
     "EarlyStopping",
     "GradientAccumulationScheduler",
     "LambdaCallback",
@@ -79,6 +83,7 @@ __all__ = [
     "TQDMProgressBar",
     "ThroughputMonitor",
     "Timer",
+    "WeightAveraging",
 ]
 
 

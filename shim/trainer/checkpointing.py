@@ -227,7 +227,10 @@ def _last_checkpoint(trainer: "Trainer", name: str, on_exception_paths: list[str
 # restoring
 # ----------------------------------------------------------------------------------------------------------------
 def restore_modules_and_callbacks(trainer: "Trainer", checkpoint: dict[str, Any], path: str) -> None:
-    """Load the module weights (after its ``on_load_checkpoint``), the datamodule state and, when fitting, callbacks."""
+    """Load the module weights (after its ``on_load_checkpoint``), the datamodule state and the callbacks' states.
+
+    As in Lightning 2.6, callbacks are restored in every stage, not only when fitting.
+    """
     rank_zero_info(f"Reading the checkpoint {path}")
     model = trainer.lightning_module
     trainer._hooks.module("on_load_checkpoint", checkpoint)
@@ -240,8 +243,7 @@ def restore_modules_and_callbacks(trainer: "Trainer", checkpoint: dict[str, Any]
         if key in checkpoint:
             trainer._hooks.datamodule("load_state_dict", checkpoint[key])
         trainer._hooks.datamodule("on_load_checkpoint", checkpoint)
-    if trainer.state.fn == TrainerFn.FITTING:
-        _restore_callbacks(trainer, checkpoint)
+    _restore_callbacks(trainer, checkpoint)
 
 
 def _restore_callbacks(trainer: "Trainer", checkpoint: dict[str, Any]) -> None:
