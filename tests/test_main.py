@@ -122,8 +122,8 @@ def test_missing_lightning_names_say_not_implemented(tmp_path: Path) -> None:
         """
         import pytorch_lightning as pl
         attempts = [
-            "from pytorch_lightning.callbacks import ModelPruning",
-            "pl.callbacks.ModelPruning",
+            "from pytorch_lightning.callbacks import SpikeDetection",
+            "pl.callbacks.SpikeDetection",
             "from pytorch_lightning.profilers import XLAProfiler",
             "import pytorch_lightning.profilers.xla",
             "from lightning import Fabric",
@@ -143,8 +143,8 @@ def test_missing_lightning_names_say_not_implemented(tmp_path: Path) -> None:
     result = _shim(tmp_path, "run", str(script))
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [
-        "ImportError shim does not implement pytorch_lightning.callbacks.ModelPruning yet",
-        "AttributeError shim does not implement pytorch_lightning.callbacks.ModelPruning yet",
+        "ImportError shim does not implement pytorch_lightning.callbacks.SpikeDetection yet",
+        "AttributeError shim does not implement pytorch_lightning.callbacks.SpikeDetection yet",
         "ImportError shim does not implement pytorch_lightning.profilers.XLAProfiler yet",
         "ImportError shim does not implement pytorch_lightning.profilers.xla yet",
         "ImportError shim does not implement lightning.Fabric yet",
