@@ -218,8 +218,7 @@ class FitLoop:
         self._warn_if_modules_in_eval_mode()
         trainer._hooks.call("on_train_start")
         resume, self._resume = self._resume, None
-        # as in Lightning: a resume restarts the loop when its epoch was not finished, or when training counts steps
-        self._restarting = resume is not None and (resume.kind != "between_epochs" or trainer.max_steps != -1)
+        self._restarting = self._restarts(resume)
         self._restarting_mid_epoch = resume is not None and resume.mid_epoch
         if resume is not None and (resume.mid_epoch or trainer.max_steps != -1) and self.data is not None:
             warn_if_position_lost(trainer, self.data)  # as Lightning, for these two kinds of resume only
@@ -353,9 +352,13 @@ class FitLoop:
     @property
     def restarting(self) -> bool:
         """Whether the loop is resuming from a checkpoint: from its load until the first epoch after it ends."""
-        resume = self._resume
-        pending = resume is not None and (resume.kind != "between_epochs" or self.trainer.max_steps != -1)
-        return pending or self._restarting
+        return self._restarts(self._resume) or self._restarting
+
+    def _restarts(self, resume: ResumePoint | None) -> bool:
+        # as Lightning says: a resume inside an epoch restarts, as does one between epochs when training counts
+        # steps; a checkpoint written in on_train_epoch_end has finished its epoch (whatever the limit)
+        steps = resume is not None and resume.kind == "between_epochs" and self.trainer.max_steps != -1
+        return resume is not None and (resume.mid_epoch or steps)
 
     def load_state_dict(self, state: dict[str, Any] | None, shim_state: dict[str, Any] | None = None) -> None:
         """Restore the counters saved under ``loops/fit_loop`` and work out where training resumes.

@@ -133,6 +133,24 @@ def test_state_dict_is_the_checkpoints_loop_entry(tmp_path: Any) -> None:
     }
 
 
+def test_resuming_from_an_epoch_end_checkpoint_is_not_restarting(tmp_path: Any) -> None:
+    seen: list[tuple[int, bool]] = []
+
+    class Watch(shim.Callback):
+        def on_train_epoch_start(self, trainer: Any, pl_module: Any) -> None:
+            seen.append((trainer.current_epoch, trainer.fit_loop.restarting))
+
+    kwargs = {"default_root_dir": str(tmp_path), "limit_val_batches": 0, "logger": False, "limit_train_batches": 2,
+              "enable_progress_bar": False, "enable_model_summary": False}  # fmt: skip
+    shim.Trainer(max_epochs=1, **kwargs).fit(BoringModel())
+    path = str(tmp_path / "checkpoints" / "epoch=0-step=2.ckpt")  # written in on_train_epoch_end
+    shim.Trainer(max_epochs=2, callbacks=[Watch()], **kwargs).fit(BoringModel(), ckpt_path=path)
+    assert seen == [(1, False)]
+    seen.clear()
+    shim.Trainer(max_steps=4, callbacks=[Watch()], **kwargs).fit(BoringModel(), ckpt_path=path)
+    assert seen == [(1, False)]  # Lightning 2.6.6 says so too, though its loop counts steps here
+
+
 def test_restarting_holds_for_the_resumed_epoch_only(tmp_path: Any) -> None:
     seen: list[tuple[int, bool, bool]] = []
 
