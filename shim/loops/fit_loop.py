@@ -1,6 +1,5 @@
 """``FitLoop``: epochs of training, from ``on_train_start`` to ``on_train_end``, and when to stop."""
 
-import time
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -8,7 +7,7 @@ import torch
 
 from shim.loops.fetcher import BatchFetcher, make_fetcher
 from shim.loops.progress import ProcessedTracker, Progress
-from shim.loops.training_epoch_loop import TrainingEpochLoop, is_max_limit_reached
+from shim.loops.training_epoch_loop import TrainingEpochLoop, is_max_limit_reached, val_check_batch
 from shim.trainer.data import DataSource
 from shim.trainer.loader_setup import (
     TrainingData,
@@ -293,30 +292,7 @@ class FitLoop:
 
     def resolve_val_check_batch(self, max_batches: int | float) -> None:
         """Turn ``val_check_interval`` (fraction of the epoch or count of batches) into a batch count."""
-        trainer = self.trainer
-        interval = trainer.val_check_interval
-        if trainer._config.val_check_seconds is not None:
-            # time-based: validation is due when enough time passed since the last evaluation ended (or now)
-            self.val_check_batch = None
-            trainer._last_val_time = time.monotonic()
-        elif isinstance(interval, int):
-            self.val_check_batch = interval
-            if interval > max_batches and trainer.check_val_every_n_epoch is not None and trainer.limit_val_batches > 0:
-                raise ValueError(
-                    f"val_check_interval={interval} is larger than the {max_batches} training batches of an epoch;"
-                    " give at most that many, set limit_val_batches=0 to turn validation off, or set"
-                    " check_val_every_n_epoch=None to count batches across epochs."
-                )
-        elif max_batches == float("inf"):
-            if interval != 1.0:
-                raise MisconfigurationException(
-                    f"val_check_interval={interval} is a fraction of an epoch, but the train dataloader has no length;"
-                    " give an int number of batches instead."
-                )
-            self.val_check_batch = float("inf")
-        else:
-            assert isinstance(interval, float)
-            self.val_check_batch = max(1, int(max_batches * interval))
+        self.val_check_batch = val_check_batch(self.trainer, max_batches)
 
     def teardown(self) -> None:
         if self._fetcher is not None:

@@ -18,7 +18,7 @@ from shim.utilities.signature import is_param_in_hook_signature
 if TYPE_CHECKING:
     from shim.trainer.trainer import Trainer
 
-__all__ = ["TrainingEpochLoop"]
+__all__ = ["TrainingEpochLoop", "is_max_limit_reached", "val_check_batch"]
 
 
 def is_max_limit_reached(current: int, maximum: int = -1) -> bool:
@@ -297,3 +297,31 @@ class TrainingEpochLoop:
             "manual_optimization": self.manual_optimization.state_dict(),
             "val_loop": {"batch_progress": self.val_loop.batch_progress.state_dict()},
         }
+
+
+def val_check_batch(trainer: "Trainer", max_batches: int | float) -> int | float | None:
+    """The batch count after which validation runs inside an epoch, from ``val_check_interval`` (a fraction of the
+    epoch or a count of batches); None when the interval is a duration (validation is then due by the clock, which
+    starts now).
+    """
+    interval = trainer.val_check_interval
+    if trainer._config.val_check_seconds is not None:
+        trainer._last_val_time = time.monotonic()
+        return None
+    if isinstance(interval, int):
+        if interval > max_batches and trainer.check_val_every_n_epoch is not None and trainer.limit_val_batches > 0:
+            raise ValueError(
+                f"val_check_interval={interval} is larger than the {max_batches} training batches of an epoch;"
+                " give at most that many, set limit_val_batches=0 to turn validation off, or set"
+                " check_val_every_n_epoch=None to count batches across epochs."
+            )
+        return interval
+    if max_batches == float("inf"):
+        if interval != 1.0:
+            raise MisconfigurationException(
+                f"val_check_interval={interval} is a fraction of an epoch, but the train dataloader has no length;"
+                " give an int number of batches instead."
+            )
+        return float("inf")
+    assert isinstance(interval, float)
+    return max(1, int(max_batches * interval))
