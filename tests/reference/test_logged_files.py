@@ -63,7 +63,7 @@ def _tree(root: Path) -> list[str]:
 def _events(root: Path) -> dict[str, list[tuple[str, int, float]]]:
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    found = {}
+    found: dict[str, list[tuple[str, int, float]]] = {}
     for path in sorted(root.rglob("events.out.tfevents*")):
         accumulator = EventAccumulator(str(path))
         accumulator.Reload()
@@ -72,8 +72,9 @@ def _events(root: Path) -> dict[str, list[tuple[str, int, float]]]:
             for tag in sorted(accumulator.Tags()["scalars"])
             for event in accumulator.Scalars(tag)
         ]
-        found[str(path.parent.relative_to(root))] = scalars
-    return found
+        # a folder may hold several event files (whose name order follows their creation second): take them all
+        found.setdefault(str(path.parent.relative_to(root)), []).extend(scalars)
+    return {folder: sorted(scalars) for folder, scalars in found.items()}
 
 
 def _texts(root: Path, pattern: str) -> dict[str, str]:
