@@ -28,7 +28,8 @@ if TYPE_CHECKING:
     from shim.loops.fit_loop import FitLoop
     from shim.loops.prediction_loop import PredictionLoop
     from shim.strategies.strategy import Strategy
-    from shim.trainer.metrics import MetricStore, ResultCollection
+    from shim.trainer.metric_store import MetricStore
+    from shim.trainer.metrics import ResultCollection
 
 __all__ = ["TrainerProperties"]
 

@@ -24,7 +24,7 @@ from shim.trainer.config import CONFIG_ARGUMENTS, TrainerConfig, apply_determini
 from shim.trainer.data import attach_data
 from shim.trainer.hooks import HookCaller
 from shim.trainer.legacy import LEGACY_ARGUMENTS, translate_1x_arguments
-from shim.trainer.metrics import MetricStore
+from shim.trainer.metric_store import MetricStore
 from shim.trainer.profiling import ProfiledHookCaller, resolve_profiler
 from shim.trainer.properties import TrainerProperties
 from shim.trainer.run import call_and_handle_interrupt, run
